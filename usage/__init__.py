@@ -1,0 +1,1 @@
+"""The usage database: people, pricing, ingestion and spend answers (no Slack)."""

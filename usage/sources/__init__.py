@@ -1,0 +1,1 @@
+"""Importers: each reads one source and hands rows to ``usage.store.UsageWriter``."""
