@@ -1,0 +1,76 @@
+"""The ``aispend`` command line: one entry point, one subcommand module per area.
+
+Each area module has ``register(subparsers)`` that adds its commands; every
+command is an async function ``run(args) -> int``. Known errors print one line
+on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot import cli_core, cli_ingest
+from usage.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+AREAS = (cli_core, cli_ingest)
+QUIET_LOGGERS = (
+    "sqlalchemy",
+    "aiosqlite",
+    "alembic",
+    "httpx",
+    "httpcore",
+    "slack_bolt",
+    "slack_sdk",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(2, f"aispend: {message} (see aispend --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="aispend",
+        description="AI spend, visible without a contest: import usage, ask, run the bot.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser
+    )
+    subparsers.required = True
+    for area in AREAS:
+        area.register(subparsers)
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        return asyncio.run(args.run(args)) or 0
+    except UserError as exc:
+        print(f"aispend: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
