@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,10 @@ from commands.message import (
     esc,
     finalize,
     header,
+    plural,
     section,
+    tokens,
+    usd,
 )
 from commands.permissions import may_see_person, may_see_team
 from commands.render import caps_block, freshness_line, spend_message
@@ -31,6 +34,8 @@ from usage.spend import (
     freshness,
     spend_summary,
     tool_caps,
+    unattributed_usage,
+    unpriced_models,
 )
 
 logger = logging.getLogger(__name__)
