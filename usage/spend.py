@@ -281,14 +281,16 @@ def usual_for(
         totals.append(sum(v for d, v in daily.items() if earlier.contains(d)))
     if not totals:
         return None
-    noun = {"week": "weeks", "month": "months"}.get(
-        period.kind, "periods of the same length"
-    )
-    return Usual(
-        int(statistics.median(totals)),
-        len(totals),
-        f"median of the previous {len(totals)} {noun}",
-    )
+    median = int(statistics.median(totals))
+    return Usual(median, len(totals), _basis(period.kind, len(totals)))
+
+
+def _basis(kind: str, count: int) -> str:
+    if count == 1:
+        noun = {"week": "week", "month": "month"}.get(kind, "period of the same length")
+        return f"the previous {noun}"
+    noun = {"week": "weeks", "month": "months"}.get(kind, "periods of the same length")
+    return f"median of the previous {count} {noun}"
 
 
 async def output_totals(
