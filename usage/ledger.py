@@ -55,6 +55,13 @@ async def plan(
     session: AsyncSession, items: Iterable[Planned], *, now: datetime
 ) -> int:
     """Write down messages not yet in the ledger; returns how many were new."""
+    return len(await plan_new(session, items, now=now))
+
+
+async def plan_new(
+    session: AsyncSession, items: Iterable[Planned], *, now: datetime
+) -> dict[tuple[str, str, str], int]:
+    """Like :func:`plan`; returns the ids of the new entries by their key."""
     rows = [
         {
             "kind": item.kind,
@@ -69,16 +76,25 @@ async def plan(
         }
         for item in items
     ]
-    if not rows:
-        return 0
-    new = 0
+    entry = LedgerEntry
+    new: dict[tuple[str, str, str], int] = {}
     for start in range(0, len(rows), 500):
-        stmt = _insert(session, LedgerEntry).values(rows[start : start + 500])
-        stmt = stmt.on_conflict_do_nothing(
-            index_elements=["kind", "recipient", "period"]
-        ).returning(LedgerEntry.id)
-        new += len((await session.execute(stmt)).all())
+        stmt = (
+            _insert(session, entry)
+            .values(rows[start : start + 500])
+            .on_conflict_do_nothing(index_elements=["kind", "recipient", "period"])
+            .returning(entry.id, entry.kind, entry.recipient, entry.period)
+        )
+        for entry_id, kind, recipient, period in await session.execute(stmt):
+            new[(kind, recipient, period)] = entry_id
     return new
+
+
+async def set_detail(session: AsyncSession, entry_id: int, **values: Any) -> None:
+    """Add to an entry's detail (the message to send, once its id is known)."""
+    entry = await session.get(LedgerEntry, entry_id)
+    if entry is not None:
+        entry.detail = {**(entry.detail or {}), **values}
 
 
 async def record_skip(
