@@ -212,7 +212,7 @@ def spend_message(
         )
     blocks += extra or []
     blocks += [divider(), context(freshness_line(summary.freshness, settings))]
-    text = f"{title} for {period.label}: {usd(summary.total_micros)}"
+    text = f"{esc(title)} for {period.label}: {usd(summary.total_micros)}"
     if summary.usual is not None:
         text += f" (usual {usd(summary.usual.median_micros)})"
     return finalize(text + ".", blocks)
