@@ -246,7 +246,8 @@ def caps_block(caps: list[Budget]) -> dict | None:
     first = caps[0]
     lines = [
         f"• {esc(cap.label.split(',')[0])}: {usd(cap.spent_micros)} of {usd(cap.budget_micros)} "
-        f"({percent(cap.share)})" + (" :warning:" if cap.share >= 0.8 else "")
+        f"({share(cap.spent_micros, cap.budget_micros)})"
+        + (" :warning:" if cap.share >= 0.8 else "")
         for cap in caps
     ]
     return section(
