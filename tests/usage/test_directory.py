@@ -112,3 +112,26 @@ async def test_usage_imported_before_its_person_is_attributed_once_they_arrive(d
             )
         ).all()
     assert orphans == []
+
+
+async def test_reimporting_the_directory_changes_no_total(db):
+    from sqlalchemy import func
+
+    from tests.northwind import load_gateway_and_sheet
+    from usage.models import SpendRollup
+
+    await load_gateway_and_sheet(db)
+
+    async def totals():
+        async with db.sessions() as session:
+            rows = await session.execute(
+                select(
+                    SpendRollup.scope_kind, func.sum(SpendRollup.cost_micros)
+                ).group_by(SpendRollup.scope_kind)
+            )
+            return dict(rows.all())
+
+    before = await totals()
+    await load_directory(db)
+
+    assert await totals() == before
