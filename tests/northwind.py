@@ -1,28 +1,75 @@
-"""Load the Northwind fixtures into a test database.
-
-The directory, the LiteLLM export and the tool-cost spreadsheet are imported
-through the real importers. Tools whose connectors are not part of this
-project yet (claude-code, cursor, openai-api, anthropic-api) and the output
-counts (merged PRs, Claude Code activity) are SEEDED from expected.json: one
-labelled row per person, tool and day (each week's figure spread evenly over
-its seven days), written through UsageWriter under the source
-``seed-expected``. Seeded rows carry the source's cost, no tokens.
-"""
+"""Loading the Northwind fixtures into a test database, and reading their answers."""
 
 from __future__ import annotations
 
 import json
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 
 from tests.conftest import NORTHWIND
+from usage.db import session_scope
 from usage.directory import import_directory
 from usage.ingest import ingest_litellm_file, ingest_spreadsheet
 from usage.pricing import PriceTable, load_price_table, to_micros
 from usage.settings import load_settings
 from usage.store import ImportReport, OutputRow, UsageRow, UsageWriter
 
-IMPORTED_TOOLS = ("api-gateway", "vertex-ai")
+MICROS = Decimal(1_000_000)
+GATEWAY_AND_SHEET = ("api-gateway", "vertex-ai")
+
+
+@cache
+def expected() -> dict:
+    return json.loads((NORTHWIND / "expected.json").read_text())
+
+
+def usd(micros: int) -> Decimal:
+    return Decimal(micros) / MICROS
+
+
+def to_cents(amount: Decimal | str) -> Decimal:
+    return Decimal(amount).quantize(Decimal("0.01"))
+
+
+def use_northwind_prices(monkeypatch, tmp_path) -> None:
+    """Price token-only rows with the fixture's own LiteLLM-format price map."""
+    config = tmp_path / "aispend.toml"
+    config.write_text(f'[pricing]\nprice_table = "{NORTHWIND / "prices.json"}"\n')
+    monkeypatch.setenv("AISPEND_CONFIG", str(config))
+
+
+async def load_directory(db) -> None:
+    async with session_scope(db.sessions) as session:
+        await import_directory(
+            session,
+            people_path=NORTHWIND / "people.csv",
+            teams_path=NORTHWIND / "teams.csv",
+        )
+
+
+async def load_gateway_and_sheet(db):
+    """The directory, the LiteLLM export and the spreadsheet; returns both reports."""
+    await load_directory(db)
+    gateway = await ingest_litellm_file(
+        db.sessions, path=NORTHWIND / "litellm_spend_logs.csv"
+    )
+    sheet = await ingest_spreadsheet(
+        db.sessions, path=NORTHWIND / "tool_costs.csv", tool=None
+    )
+    return gateway, sheet
+
+
+# -- seeded figures for sources not imported here ------------------------------
+#
+# Tools whose connectors are not part of this project yet (claude-code, cursor,
+# openai-api, anthropic-api) and the output counts (merged PRs, Claude Code
+# activity) are SEEDED from expected.json: one labelled row per person, tool and
+# day (each week's figure spread evenly over its seven days), written through
+# UsageWriter under the source ``seed-expected``, with the source's cost and no
+# tokens. The directory, the LiteLLM export and the spreadsheet are imported
+# for real.
+
 SEED_SOURCE = "seed-expected"
 SEED_MODELS = {
     "claude-code": "claude-sonnet-4-5",
@@ -30,10 +77,6 @@ SEED_MODELS = {
     "openai-api": "gpt-5",
     "cursor": "gpt-5",
 }
-
-
-def expected() -> dict:
-    return json.loads((NORTHWIND / "expected.json").read_text())
 
 
 def week_days(week: str) -> list[date]:
@@ -57,7 +100,7 @@ def seeded_rows(figures: dict) -> tuple[list[UsageRow], list[OutputRow]]:
         days = week_days(week)
         for email, person in data["people"].items():
             for tool, amount in person["by_tool"].items():
-                if tool in IMPORTED_TOOLS:
+                if tool in GATEWAY_AND_SHEET:
                     continue
                 for day, part in zip(days, _spread(Decimal(amount), 7), strict=True):
                     usage.append(
@@ -87,14 +130,7 @@ def seeded_rows(figures: dict) -> tuple[list[UsageRow], list[OutputRow]]:
 
 async def load_northwind(db, *, seed: bool = True) -> PriceTable:
     """Import the Northwind directory and files; seed the rest (see module doc)."""
-    async with db.sessions() as session, session.begin():
-        await import_directory(
-            session,
-            people_path=NORTHWIND / "people.csv",
-            teams_path=NORTHWIND / "teams.csv",
-        )
-    await ingest_litellm_file(db.sessions, path=NORTHWIND / "litellm_spend_logs.csv")
-    await ingest_spreadsheet(db.sessions, path=NORTHWIND / "tool_costs.csv", tool=None)
+    await load_gateway_and_sheet(db)
     prices = load_price_table(NORTHWIND / "prices.json")
     if seed:
         usage, output = seeded_rows(expected())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -202,7 +201,3 @@ def resolve_columns(
                 f"(it reads: {known}); rename or remove it"
             )
     return found
-
-
-def rows_of(table: Table) -> Iterator[tuple[int, dict[str, str]]]:
-    yield from table.rows
