@@ -19,6 +19,7 @@ from digests import texts
 from digests.anomalies import Anomaly, find_anomalies
 from digests.blocks import Message, Mrkdwn, finalize, parse_blocks, render, sparkline
 from digests.schedule import week_key
+from usage import ledger
 from usage.directory import TeamTree, require_person
 from usage.errors import UserError
 from usage.models import LedgerEntry, Person, PersonPrefs, Team
@@ -270,3 +271,64 @@ def render_digest(digest: Digest) -> Message:
     blocks += parse_blocks(render("digest_footer.j2", digest=digest))
     text = render("digest_fallback.j2", digest=digest)
     return finalize(text, blocks, overflow_note=texts.OVERFLOW)
+
+
+# -- the ledger -----------------------------------------------------------------
+
+
+async def managers(session: AsyncSession) -> list[Person]:
+    """Everyone who manages a team and is active, by email."""
+    tree = await TeamTree.load(session)
+    emails = {team.manager_email for team in tree.teams.values() if team.manager_email}
+    found = await session.execute(
+        select(Person)
+        .where(Person.email.in_(emails), Person.active.is_(True))
+        .order_by(Person.email)
+    )
+    return list(found.scalars())
+
+
+async def plan_digests(
+    session: AsyncSession,
+    *,
+    period: Period,
+    today: date,
+    settings: Settings,
+    now,
+    only: list[str] | None = None,
+) -> int:
+    """Write this week's digest for each manager (or ``only`` these) to the ledger."""
+    planned = 0
+    wanted = {email.strip().lower() for email in only} if only else None
+    for manager in await managers(session):
+        if wanted is not None and manager.email not in wanted:
+            continue
+        key = ledger.Planned(
+            DIGEST_KIND,
+            manager.email,
+            week_key(period),
+            {
+                "target": {
+                    "email": manager.email,
+                    "slack_user_id": manager.slack_user_id,
+                }
+            },
+        )
+        prefs = await session.get(PersonPrefs, manager.id)
+        if prefs is not None and prefs.digest_opt_out:
+            await ledger.record_skip(session, key, reason="turned digests off", now=now)
+            continue
+        if await ledger.entry_for(
+            session, kind=DIGEST_KIND, recipient=manager.email, period=week_key(period)
+        ):
+            continue
+        digest = await build_digest(
+            session,
+            manager_email=manager.email,
+            period=period,
+            today=today,
+            settings=settings,
+        )
+        key.detail["message"] = render_digest(digest).payload()
+        planned += await ledger.plan(session, [key], now=now)
+    return planned
