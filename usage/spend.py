@@ -529,7 +529,11 @@ async def unpriced_models(
     rows = await session.execute(
         select(r.model, func.sum(r.unpriced_tokens), func.sum(r.unpriced_requests))
         .where(
-            r.scope_kind == "org", r.day >= start, r.day < end, r.unpriced_tokens > 0
+            r.scope_kind == "org",
+            r.scope_id == 0,
+            r.day >= start,
+            r.day < end,
+            r.unpriced_tokens > 0,
         )
         .group_by(r.model)
         .order_by(r.model)
