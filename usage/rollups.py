@@ -88,7 +88,7 @@ async def _rebuild_spend(session: AsyncSession, days: list[date]) -> None:
         select(
             literal("person"), r.person_id, r.day, r.tool, r.model_key, *_record_sums()
         )
-        .where(r.day.in_(days), r.person_id.is_not(None))
+        .where(r.day.in_(days), r.person_id.is_not(None), r.counted)
         .group_by(r.person_id, r.day, r.tool, r.model_key)
     )
     nobody = (
@@ -100,7 +100,7 @@ async def _rebuild_spend(session: AsyncSession, days: list[date]) -> None:
             r.model_key,
             *_record_sums(),
         )
-        .where(r.day.in_(days), r.person_id.is_(None))
+        .where(r.day.in_(days), r.person_id.is_(None), r.counted)
         .group_by(r.day, r.tool, r.model_key)
     )
     await session.execute(insert(s).from_select(columns, people))
