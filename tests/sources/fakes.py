@@ -99,7 +99,7 @@ class FakeAPI:
 
     def __init__(self, *, faults: dict[int, Fault] | None = None):
         self.faults = dict(faults or {})
-        self.always: Fault | None = None  # a fault on every request from now on
+        self.fail_after: int | None = None  # every request after this many resets
         self.requests: list[httpx.Request] = []
         self.routes: dict[
             tuple[str, str], Callable[[httpx.Request], httpx.Response]
@@ -110,7 +110,9 @@ class FakeAPI:
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        fault = self.always or self.faults.get(len(self.requests))
+        fault = self.faults.get(len(self.requests))
+        if self.fail_after is not None and len(self.requests) > self.fail_after:
+            fault = RESET
         if fault is not None:
             return fault.apply(request, lambda: self._answer(request))
         return self._answer(request)
