@@ -45,6 +45,9 @@ async def settle_authority(
 
     Returns the days whose rollups must be rebuilt because a flag changed.
     """
+    # TODO: this runs when a source finishes an import, so a changed
+    # [tools.authoritative] shows only after the next import, because settings
+    # changes do not trigger a rollup rebuild yet.
     r = UsageRecord
     should_count = or_(
         r.tool.not_in(list(authority)) if authority else true(),

@@ -2,7 +2,8 @@
 
 Answers read these instead of raw records, so one answer costs the same
 whether the database holds a month or years. They are rebuilt for exactly
-the days an import touched, inside the import's transaction.
+the days an import touched, inside the import's transaction. Records another
+source is authoritative for (``counted`` false) are left out.
 """
 
 from __future__ import annotations

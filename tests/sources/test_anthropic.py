@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import NORTHWIND
 from tests.sources.fakes import KEY, FakeAnthropic, Sleeps, fixed_clock
 from tests.sources.northwind import (
     expected_spend,
@@ -15,6 +16,8 @@ from tests.sources.northwind import (
     scope_total,
     spend_by_person_week,
 )
+from usage.db import session_scope
+from usage.directory import import_directory
 from usage.errors import PagingError
 from usage.models import BilledCost, SourceState, UsageRecord
 from usage.pricing import to_micros
@@ -283,3 +286,21 @@ async def test_pulling_the_same_window_twice_keeps_the_same_totals(northwind):
 
     assert await spend_by_person_week(northwind.sessions, ("anthropic-api",)) == first
     assert report.replaced == report.imported
+
+
+async def test_keys_pulled_before_the_directory_are_attributed_once_it_arrives(
+    db, settings_file
+):
+    await pull_usage(db)
+    assert await scope_total(db.sessions, "person") == 0
+
+    async with session_scope(db.sessions) as session:
+        await import_directory(
+            session,
+            people_path=NORTHWIND / "people.csv",
+            teams_path=NORTHWIND / "teams.csv",
+        )
+
+    got = await spend_by_person_week(db.sessions, ("anthropic-api",))
+    assert got == expected_spend(("anthropic-api",))
+    assert await scope_total(db.sessions, "unattributed") == 0
