@@ -172,8 +172,9 @@ class Attribution:
 
 
 def _dialect_insert(session: AsyncSession, table):
+    """A Core insert for the session's dialect (the ORM bulk path costs more per row)."""
     name = session.bind.dialect.name
-    return (postgresql if name == "postgresql" else sqlite).insert(table)
+    return (postgresql if name == "postgresql" else sqlite).insert(table.__table__)
 
 
 class UsageWriter:
