@@ -373,7 +373,7 @@ class LoopbackServer:
                 length = int(self.headers.get("content-length") or 0)
                 request = httpx.Request(
                     self.command,
-                    f"http://127.0.0.1{self.path}",
+                    f"http://{self.headers.get('host', '127.0.0.1')}{self.path}",
                     headers=dict(self.headers.items()),
                     content=self.rfile.read(length) if length else b"",
                 )

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from usage.db import session_scope
-from usage.errors import UserError
+from usage.errors import UserError, describe
 from usage.ingest import begin_write, price_table
 from usage.models import BilledCost, OutputRecord, SourceState, UsageRecord, utcnow
 from usage.settings import Settings, load_settings
@@ -179,11 +179,15 @@ class Pull:
                 await self.store(context, payload)
                 await _advance(session, self.source, window, now=context.now)
         except Exception as exc:
-            logger.warning("pull %s %s failed: %s", self.source, window.label, exc)
-            async with session_scope(sessions) as session:
-                await record_source_error(
-                    session, source=self.source, error=str(exc), now=self.clock()
-                )
+            reason = describe(exc)
+            logger.warning("pull %s %s failed: %s", self.source, window.label, reason)
+            try:
+                async with session_scope(sessions) as session:
+                    await record_source_error(
+                        session, source=self.source, error=reason, now=self.clock()
+                    )
+            except Exception as inner:  # the database itself may be what failed
+                logger.warning("could not record the failed pull: %s", describe(inner))
             raise
         return report
 
