@@ -11,19 +11,18 @@ per workspace in cents; it is kept for reconciliation, never counted as spend.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 import httpx
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from usage.models import BilledCost, utcnow
-from usage.pricing import Tokens, to_micros
+from usage.models import utcnow
+from usage.pricing import Tokens
 from usage.settings import Settings
+from usage.sources.billing import pull_costs
 from usage.sources.http import Clock, Sleep, VendorClient, cursor_pages, id_pages
 from usage.sources.identities import IdentityFact, key_map, remember
 from usage.sources.pull import Pull, SliceContext, Window
@@ -307,11 +306,7 @@ def cents_to_usd(amount: object) -> Decimal:
     return value / 100
 
 
-def billed_totals(
-    buckets: list[dict], *, window: Window, report: ImportReport
-) -> dict[tuple[date, str], Decimal]:
-    """Billed dollars per (day, workspace) from cost-report buckets."""
-    totals: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+def _cost_days(buckets: list[dict], window: Window, report: ImportReport):
     for bucket in buckets:
         try:
             day = bucket_day(bucket)
@@ -321,52 +316,14 @@ def billed_totals(
         if not window.start <= day < window.end:
             report.flag(f"bucket {day}", "outside the requested days; skipped")
             continue
-        for index, result in enumerate(bucket.get("results") or []):
-            report.rows_read += 1
-            location = f"bucket {day} result {index + 1}"
-            currency = str(result.get("currency") or "USD").upper()
-            try:
-                if currency != "USD":
-                    raise BadValue(f"currency {currency} is not USD")
-                amount = cents_to_usd(result.get("amount"))
-            except BadValue as exc:
-                report.reject(location, str(exc))
-                continue
-            if amount < 0:
-                report.reject(location, "negative amount; spend is never reduced")
-                continue
-            totals[(day, result.get("workspace_id") or "default")] += amount
-    return totals
+        yield day, bucket
 
 
-async def store_billed(
-    session: AsyncSession,
-    *,
-    source: str,
-    tool: str,
-    window: Window,
-    totals: dict[tuple[date, str], Decimal],
-    report: ImportReport,
-) -> None:
-    """Replace a cost report's billed figures for the window's days."""
-    await session.execute(
-        delete(BilledCost).where(
-            BilledCost.source == source,
-            BilledCost.day >= window.start,
-            BilledCost.day < window.end,
-        )
-    )
-    session.add_all(
-        BilledCost(
-            source=source,
-            tool=tool,
-            day=day,
-            scope=scope[:200],
-            cost_micros=to_micros(amount),
-        )
-        for (day, scope), amount in sorted(totals.items())
-    )
-    report.imported += len(totals)
+def _billed_amount(result: Mapping) -> Decimal:
+    currency = str(result.get("currency") or "USD").upper()
+    if currency != "USD":
+        raise BadValue(f"currency {currency} is not USD")
+    return cents_to_usd(result.get("amount"))
 
 
 async def ingest_costs(
@@ -385,23 +342,17 @@ async def ingest_costs(
             api, COST_PATH, window, groups=("workspace_id",), where="cost report"
         )
 
-    async def store(context: SliceContext, buckets: list[dict]) -> None:
-        totals = billed_totals(buckets, window=context.window, report=context.report)
-        await store_billed(
-            context.session,
-            source=COST_SOURCE,
-            tool=TOOL,
-            window=context.window,
-            totals=totals,
-            report=context.report,
-        )
-
-    pull = Pull(
+    return await pull_costs(
+        sessions,
         source=COST_SOURCE,
+        tool=TOOL,
         origin=f"Anthropic cost report at {api.base_url}",
         fetch=fetch,
-        store=store,
-        slice_days=slice_days,
+        days=_cost_days,
+        amount=_billed_amount,
+        scope_field="workspace_id",
+        since=since,
+        until=until,
         clock=clock,
+        slice_days=slice_days,
     )
-    return await pull.run(sessions, since=since, until=until)

@@ -10,7 +10,6 @@ endpoint bills per project in dollars; it is kept for reconciliation.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from usage.models import utcnow
 from usage.pricing import Tokens
-from usage.sources.anthropic import store_billed
+from usage.sources.billing import pull_costs
 from usage.sources.http import Clock, Sleep, VendorClient, cursor_pages, id_pages
 from usage.sources.identities import IdentityFact, key_map, remember
 from usage.sources.pull import Pull, SliceContext, Window
@@ -267,24 +266,6 @@ def dollars(amount: object) -> Decimal:
     return number
 
 
-def billed_totals(buckets, *, window: Window, report: ImportReport):
-    totals: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
-    for day, bucket in _buckets_in(buckets, window, report):
-        for index, result in enumerate(bucket.get("results") or []):
-            report.rows_read += 1
-            location = f"bucket {day} result {index + 1}"
-            try:
-                value = dollars(result.get("amount"))
-            except BadValue as exc:
-                report.reject(location, str(exc))
-                continue
-            if value < 0:
-                report.reject(location, "negative amount; spend is never reduced")
-                continue
-            totals[(day, result.get("project_id") or "default")] += value
-    return totals
-
-
 async def ingest_costs(
     sessions: async_sessionmaker[AsyncSession],
     *,
@@ -301,23 +282,17 @@ async def ingest_costs(
             api, COSTS_PATH, window, groups=("project_id",), limit=180, where="costs"
         )
 
-    async def store(context: SliceContext, buckets: list[dict]) -> None:
-        totals = billed_totals(buckets, window=context.window, report=context.report)
-        await store_billed(
-            context.session,
-            source=COST_SOURCE,
-            tool=TOOL,
-            window=context.window,
-            totals=totals,
-            report=context.report,
-        )
-
-    pull = Pull(
+    return await pull_costs(
+        sessions,
         source=COST_SOURCE,
+        tool=TOOL,
         origin=f"OpenAI costs at {api.base_url}",
         fetch=fetch,
-        store=store,
-        slice_days=slice_days,
+        days=_buckets_in,
+        amount=lambda result: dollars(result.get("amount")),
+        scope_field="project_id",
+        since=since,
+        until=until,
         clock=clock,
+        slice_days=slice_days,
     )
-    return await pull.run(sessions, since=since, until=until)
