@@ -30,7 +30,7 @@ from digests.schedule import in_quiet_hours, week_key, zone
 from usage import ledger
 from usage.errors import UserError
 from usage.models import LedgerEntry, Person, PersonPrefs, SpendRollup
-from usage.periods import Period
+from usage.periods import Period, make_range
 from usage.pricing import PriceTable
 from usage.settings import Settings
 from usage.spend import Line, Scope, Usual, spend_summary, tool_caps
@@ -155,10 +155,17 @@ async def _check(session, person, period, today, settings, prices) -> Nudge | No
             f"{usual.basis}) and above {usd(floor)}"
         )
     share = float(settings.get("nudges.tool_cap_share") or 0)
-    for cap in await tool_caps(
+    caps = await tool_caps(
         session, person_id=person.id, period=period, today=today, settings=settings
-    ):
-        if share and cap.share >= share:
+    )
+    told = await _caps_passed_before(session, person, period, caps, today, settings)
+    for cap in caps:
+        # A cap is mentioned in the week it is passed, not again each week after.
+        if (
+            share
+            and cap.share >= share
+            and told.get(cap.label.split(",")[0], 0) < share
+        ):
             tool = cap.label.split(",")[0]
             reasons.append(
                 f"your {tool} spend this month ({usd(cap.spent_micros)}) passed "
@@ -177,6 +184,17 @@ async def _check(session, person, period, today, settings, prices) -> Nudge | No
         output=summary.output,
         tips=tips,
     )
+
+
+async def _caps_passed_before(session, person, period, caps, today, settings) -> dict:
+    """Each tool's cap share at the end of the previous week, within the cap's month."""
+    if not caps or caps[0].month.start >= period.start:
+        return {}
+    before = make_range(caps[0].month.start, period.start)
+    earlier = await tool_caps(
+        session, person_id=person.id, period=before, today=today, settings=settings
+    )
+    return {cap.label.split(",")[0]: cap.share for cap in earlier}
 
 
 async def _mix(session, person: Person, period: Period) -> list[dict]:

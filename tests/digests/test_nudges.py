@@ -20,14 +20,14 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 RANK_WORDS = re.compile(r"\b(top|rank\w*|leaderboard|percentile|most|least)\b", re.I)
 
 
-async def scan(db, *, load: bool = True):
+async def scan(db, *, load: bool = True, week: str | None = None):
     if load:
         await load_northwind(db)
     async with db.sessions() as session:
         settings = await load_settings(session)
         return await nudges.find_nudges(
             session,
-            period=W48,
+            period=iso_week(week) if week else W48,
             today=TODAY,
             settings=settings,
             prices=load_price_table(NORTHWIND / "prices.json"),
@@ -79,6 +79,8 @@ async def test_opted_out_snoozed_and_excluded_people_get_nothing(db):
         await store_setting(
             session, key="excluded.emails", value=["ana.ruiz@northwind.test"], actor="t"
         )
+        # A weekly amount Ana's $637.03 passes, so she would be nudged if not excluded.
+        await store_setting(session, key="nudges.absolute_usd", value=500, actor="t")
     result = await scan(db, load=False)
 
     emails = {n.person.email for n in result.nudges}
@@ -157,3 +159,20 @@ async def test_buttons_update_the_note_and_are_recorded(db):
     assert stored.response == "thanks"
     assert feedback["answered"] == 0  # nothing was sent yet, so nothing counts
     assert_valid_message(why)
+
+
+async def test_a_passed_tool_cap_is_mentioned_in_its_week_only(db):
+    await load_northwind(db)
+
+    weeks = {
+        week: await scan(db, load=False, week=week) for week in ("2026-W46", "2026-W48")
+    }
+
+    w46 = {n.person.email: n for n in weeks["2026-W46"].nudges}
+    w48 = {n.person.email for n in weeks["2026-W48"].nudges}
+    assert any(
+        "vertex-ai spend this month" in r
+        for r in w46["hana.sato@northwind.test"].reasons
+    )
+    assert "hana.sato@northwind.test" not in w48
+    assert w48 == {"ben.kowalski@northwind.test", "farah.haddad@northwind.test"}
