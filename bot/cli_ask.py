@@ -9,6 +9,7 @@ from bot.context import open_database
 from commands import answer, to_plain_text
 from usage.directory import person_by_email
 from usage.errors import UserError
+from usage.periods import check_day
 from usage.settings import load_settings
 
 
@@ -31,7 +32,7 @@ def parse_today(text: str | None) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        return check_day(date.fromisoformat(text), what="--today")
     except ValueError as exc:
         raise UserError(
             f"--today {text!r} is not a date; write it as YYYY-MM-DD"

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
 from bot.context import open_database
-from usage.db import database_url, session_scope
+from usage.db import async_url, database_url, session_scope
 from usage.directory import import_directory
+from usage.errors import UserError, describe
 from usage.ingest import begin_write
 
 
@@ -31,10 +35,30 @@ def register(subparsers) -> None:
     register_demo(subparsers)
 
 
+def _check_sqlite_folder(url: str) -> None:
+    parsed = make_url(async_url(url))
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (
+        None,
+        "",
+        ":memory:",
+    ):
+        return
+    folder = Path(parsed.database).expanduser().resolve().parent
+    if not folder.is_dir():
+        raise UserError(f"the folder {folder} for the SQLite database does not exist")
+
+
 async def run_upgrade(args) -> int:
     from usage.migrate import upgrade
 
-    await asyncio.to_thread(upgrade, database_url())
+    url = database_url()
+    _check_sqlite_folder(url)
+    try:
+        await asyncio.to_thread(upgrade, url)
+    except (OperationalError, OSError) as exc:
+        raise UserError(
+            f"cannot reach the database to migrate it: {describe(exc)}"
+        ) from exc
     print("database schema is up to date")
     return 0
 

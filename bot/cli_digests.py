@@ -16,7 +16,7 @@ from usage import ledger
 from usage.errors import UserError
 from usage.ingest import begin_write, price_table
 from usage.models import utcnow
-from usage.periods import Period, iso_week
+from usage.periods import Period, check_day, iso_week
 from usage.settings import Settings, load_settings
 
 DEFAULT_CLAIM_SECONDS = 300
@@ -85,7 +85,7 @@ def _week_options(parser, *, json_flag: bool = False) -> None:
 def _today(args, settings: Settings) -> date:
     if getattr(args, "today", None):
         try:
-            return date.fromisoformat(args.today)
+            return check_day(date.fromisoformat(args.today), what="--today")
         except ValueError as exc:
             raise UserError(
                 f"--today {args.today!r} is not a date; write YYYY-MM-DD"

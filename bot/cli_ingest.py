@@ -12,6 +12,7 @@ from usage.ingest import (
     ingest_litellm_file,
     ingest_spreadsheet,
 )
+from usage.periods import check_day
 
 
 def register(subparsers) -> None:
@@ -47,6 +48,7 @@ def parse_day_arg(text: str | None, *, flag: str) -> datetime | None:
         return None
     try:
         value = datetime.fromisoformat(text)
+        check_day(value.date(), what=flag)
     except ValueError as exc:
         raise UserError(
             f"{flag} {text!r} is not a date; write it as YYYY-MM-DD"

@@ -9,6 +9,7 @@ from decimal import Decimal
 from bot import cli_ingest
 from bot.context import open_database
 from usage.errors import ConfigError, PagingError, UserError
+from usage.periods import check_day
 from usage.reconcile import billed_tools, reconcile_by_week
 from usage.settings import file_settings, load_settings
 from usage.sources import anthropic, claude_code, cursor, github, openai
@@ -73,7 +74,7 @@ def parse_date(text: str | None, *, flag: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text.strip())
+        return check_day(date.fromisoformat(text.strip()), what=flag)
     except ValueError as exc:
         raise UserError(
             f"{flag} {text!r} is not a date; write it as YYYY-MM-DD"

@@ -24,7 +24,7 @@ from commands.message import (
     tokens,
     usd,
 )
-from commands.permissions import may_see_person, may_see_team
+from commands.permissions import may_see_person, may_see_team, visible_lines
 from commands.render import caps_block, freshness_line, spend_message
 from usage.errors import UserError
 from usage.models import Person, SlackUser
@@ -93,6 +93,8 @@ def _period(request: Request, ctx: AskContext, *, default: str = "week") -> Peri
     summary="your own spend, by tool and model, with what it went with",
 )
 async def me(ctx: AskContext, request: Request) -> Message:
+    if request.words:  # words that are no period: say so rather than guess
+        raise NotUnderstood(request.text, "me last week")
     return await _person_answer(ctx, ctx.asker, _period(request, ctx))
 
 
@@ -237,6 +239,7 @@ async def team(ctx: AskContext, request: Request) -> Message:
         settings=ctx.settings,
         tree=ctx.tree,
     )
+    visible_lines(ctx, summary, chosen)
     return spend_message(
         summary, title=f"Team {chosen.name}", whose="the team's", settings=ctx.settings
     )
@@ -342,6 +345,8 @@ async def _breakdown(ctx: AskContext, request: Request, focus: str) -> Message:
         settings=ctx.settings,
         tree=ctx.tree,
     )
+    if scope.kind == "team":
+        visible_lines(ctx, summary, ctx.tree.teams[scope.team_id])
     if focus == "tools":
         summary.by_model = []
     else:

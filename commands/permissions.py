@@ -17,6 +17,7 @@ from sqlalchemy import select
 from commands.context import AskContext
 from usage.directory import manager_chain
 from usage.models import Person, Team
+from usage.spend import fold_hidden_lines
 
 
 @dataclass(frozen=True)
@@ -66,20 +67,71 @@ async def team_managers(ctx: AskContext, team: Team) -> list[str]:
     return [names.get(email, email) for email in emails]
 
 
-async def may_see_team(ctx: AskContext, team: Team) -> Decision:
+def can_see_team(ctx: AskContext, team: Team) -> bool:
     """Team aggregates: your own team's tree and ancestors, teams you manage, admins."""
     if ctx.is_admin:
-        return Decision(True)
+        return True
     own = ctx.own_team_id
-    if own is not None:
-        related = set(ctx.tree.subtree(own)) | set(ctx.tree.ancestors(own))
-        if team.id in related:
-            return Decision(True)
-    for managed in ctx.tree.managed_by(ctx.asker.email):
-        if team.id in ctx.tree.subtree(managed.id):
-            return Decision(True)
-    managers = await team_managers(ctx, team)
-    who = f"They are visible to members of {team.name}, its managers"
-    if managers:
-        who += f" ({', '.join(managers)})"
-    return Decision(False, who + " and admins.")
+    if own is not None and team.id in set(ctx.tree.subtree(own)) | set(
+        ctx.tree.ancestors(own)
+    ):
+        return True
+    return manages(ctx, team)
+
+
+def manages(ctx: AskContext, team: Team) -> bool:
+    """Whether the asker manages ``team`` or a team above it."""
+    return any(
+        team.id in ctx.tree.subtree(managed.id)
+        for managed in ctx.tree.managed_by(ctx.asker.email)
+    )
+
+
+def sees_individuals_of(ctx: AskContext, team: Team) -> bool:
+    return individuals_allowed(ctx) and (ctx.is_admin or manages(ctx, team))
+
+
+def min_group(ctx: AskContext) -> int:
+    return int(ctx.settings.get("privacy.min_group_size") or 0)
+
+
+def group_visible(ctx: AskContext, team: Team) -> bool:
+    """A group's own total may be shown: it is large enough, or individuals are allowed."""
+    return ctx.tree.size(team.id) >= min_group(ctx) or sees_individuals_of(ctx, team)
+
+
+async def may_see_team(ctx: AskContext, team: Team) -> Decision:
+    """Whether the asker may see ``team``'s totals, and who may if not."""
+    if not can_see_team(ctx, team):
+        managers = await team_managers(ctx, team)
+        who = f"They are visible to members of {team.name}, its managers"
+        if managers:
+            who += f" ({', '.join(managers)})"
+        return Decision(False, who + " and admins.")
+    if not group_visible(ctx, team):
+        parent = ctx.tree.teams.get(team.parent_id) if team.parent_id else None
+        where = f" `/aispend team {parent.name}` includes it." if parent else ""
+        return Decision(
+            False,
+            f"Team {team.name} has fewer than {min_group(ctx)} people, so its total would "
+            f"be one or two people's own figures.{where}",
+        )
+    return Decision(True)
+
+
+def visible_lines(ctx: AskContext, summary, team: Team) -> None:
+    """Fold away sub-team and direct-member lines the asker may not see."""
+    tree = ctx.tree
+    direct = tree.members.get(team.id, 0) >= min_group(ctx) or sees_individuals_of(
+        ctx, team
+    )
+    fold_hidden_lines(
+        summary,
+        tree,
+        shown=lambda child: (
+            can_see_team(ctx, tree.teams[child])
+            and group_visible(ctx, tree.teams[child])
+        ),
+        direct_shown=direct,
+        min_group=min_group(ctx),
+    )

@@ -20,7 +20,7 @@ from commands.message import (
     usd,
 )
 from usage.settings import Settings
-from usage.spend import Budget, Freshness, SpendSummary, Usual
+from usage.spend import OTHER_TEAMS, Budget, Freshness, SpendSummary, Usual
 
 OUTPUT_LABELS = {
     "prs_merged": ("merged PR", "merged PRs"),
@@ -221,13 +221,20 @@ def spend_message(
 def _team_blocks(summary: SpendSummary) -> list[dict]:
     blocks = []
     if summary.subteams:
+        named = [line for line in summary.subteams if line.name != OTHER_TEAMS]
         lines = [
             f"• {esc(line.name)}: {usd(line.cost_micros)}"
-            for line in sorted(summary.subteams, key=lambda line: line.name.lower())
+            for line in sorted(named, key=lambda line: line.name.lower())
         ]
-        lines.append(
-            f"• direct members of {esc(summary.scope.label)}: {usd(summary.direct_micros or 0)}"
-        )
+        if summary.direct_micros is not None:
+            lines.append(
+                f"• direct members of {esc(summary.scope.label)}: {usd(summary.direct_micros)}"
+            )
+        lines += [
+            f"• other teams and members: {usd(line.cost_micros)}"
+            for line in summary.subteams
+            if line.name == OTHER_TEAMS
+        ]
         blocks.append(section("*Sub-teams*\n" + "\n".join(lines)))
     if summary.people_with_spend is not None:
         blocks.append(

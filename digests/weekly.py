@@ -31,6 +31,7 @@ from usage.spend import (
     SpendSummary,
     daily_totals,
     first_usage_day,
+    fold_hidden_lines,
     output_totals,
     spend_summary,
     tool_caps,
@@ -123,6 +124,7 @@ async def _team_digest(session, tree, team, period, today, settings) -> TeamDige
     summary = await spend_summary(
         session, scope=scope, period=period, today=today, settings=settings, tree=tree
     )
+    _hide_small_groups(summary, tree, team, settings)
     weeks = [period.previous(back) for back in range(TREND_WEEKS - 1, 0, -1)]
     weeks.append(period)
     daily = await daily_totals(
@@ -167,6 +169,21 @@ async def _team_digest(session, tree, team, period, today, settings) -> TeamDige
         near_cap=await _near_cap(session, members, period, today, settings),
         cap_share=float(settings.get("nudges.tool_cap_share") or 0.8),
         people=await _people(session, members, period, settings),
+    )
+
+
+def _hide_small_groups(summary, tree: TeamTree, team: Team, settings: Settings) -> None:
+    """Sub-teams of fewer than ``privacy.min_group_size`` people are one or two
+    people's spend: the digest folds them away unless individual views are on."""
+    if settings.get("privacy.manager_view") == "individuals":
+        return
+    smallest = int(settings.get("privacy.min_group_size") or 0)
+    fold_hidden_lines(
+        summary,
+        tree,
+        shown=lambda child: tree.size(child) >= smallest,
+        direct_shown=tree.members.get(team.id, 0) >= smallest,
+        min_group=smallest,
     )
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from usage.errors import ImportFileError, UserError
@@ -221,6 +221,10 @@ async def _upsert_people(
             report.reject(where, f"{spec['email']} appears twice (emails ignore case)")
             continue
         specs[spec["email"]] = spec
+    if not specs:  # the file is the whole directory: an empty one would retire everyone
+        raise ImportFileError(
+            f"{table.origin}: no one in it could be read; nothing changed"
+        )
     for email, spec in specs.items():
         person = existing.get(email)
         if person is None:
@@ -356,6 +360,7 @@ class TeamTree:
 
     teams: dict[int, Team]
     children: dict[int, list[int]]
+    members: dict[int, int] = field(default_factory=dict)  # active direct members
 
     @classmethod
     async def load(cls, session: AsyncSession) -> TeamTree:
@@ -366,7 +371,16 @@ class TeamTree:
                 children[team.parent_id].append(team.id)
         for ids in children.values():
             ids.sort(key=lambda tid: teams[tid].name.lower())
-        return cls(teams, children)
+        counts = await session.execute(
+            select(Person.team_id, func.count())
+            .where(Person.active, Person.team_id.is_not(None))
+            .group_by(Person.team_id)
+        )
+        return cls(teams, children, {team_id: count for team_id, count in counts})
+
+    def size(self, team_id: int) -> int:
+        """Active people in the team and all teams below it."""
+        return sum(self.members.get(tid, 0) for tid in self.subtree(team_id))
 
     def by_name(self, name: str) -> Team | None:
         wanted = name.strip().lower().lstrip("#")

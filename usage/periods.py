@@ -100,7 +100,7 @@ def iso_week(text: str) -> Period:
     return week_period(monday)
 
 
-_DAYS_RE = re.compile(r"^(?:last |past )?(\d{1,4}) ?(?:d|days?)$")
+_DAYS_RE = re.compile(r"^(?:last |past )?(\d+) ?(?:d|days?)$")
 _ISO_DATE = r"\d{4}-\d{2}-\d{2}"
 _RANGE_RE = re.compile(
     rf"^(?:from )?({_ISO_DATE}) ?(?:\.\.|to|–|-|until) ?({_ISO_DATE})$"
@@ -110,12 +110,37 @@ _NAMED_MONTH_RE = re.compile(r"^([a-z]+)(?: (\d{4}))?$")
 MAX_DAYS = 3660
 
 
+EARLIEST = date(1970, 1, 1)
+LATEST = date(2199, 12, 31)
+
+
+def check_day(day: date, *, what: str = "that date") -> date:
+    """Refuse days outside the years aispend reports on (and date arithmetic handles)."""
+    if not EARLIEST <= day <= LATEST:
+        raise UserError(
+            f"{what} ({day.isoformat()}) is outside {EARLIEST.year}–{LATEST.year}"
+        )
+    return day
+
+
 def parse_period(text: str, *, today: date) -> Period | None:
     """Parse period words; None when ``text`` is not a period at all.
 
     Raises UserError for something that looks like a period but is impossible
-    (week 60, 31 February, a range that ends before it starts).
+    (week 60, 31 February, a range that ends before it starts, the year 9999).
     """
+    check_day(today, what="today")
+    try:
+        period = _parse_period(text, today=today)
+    except OverflowError as exc:
+        raise UserError(f"{text.strip()!r} reaches past the calendar") from exc
+    if period is not None:
+        check_day(period.start, what="the period")
+        check_day(period.last_day, what="the period")
+    return period
+
+
+def _parse_period(text: str, *, today: date) -> Period | None:
     words = " ".join(text.lower().replace(",", " ").split())
     if not words:
         return None

@@ -21,7 +21,9 @@ DEFAULTS: dict[str, Any] = {
     "organisation": {"name": "", "reporting_timezone": "UTC"},
     "pricing": {"price_table": ""},
     # "aggregate": managers see team totals only; "individuals": their reports too.
-    "privacy": {"manager_view": "aggregate"},
+    # min_group_size: a team or sub-team line covering fewer people is shown only
+    # where individual figures are allowed, since it would be one person's spend.
+    "privacy": {"manager_view": "aggregate", "min_group_size": 3},
     "admins": {"slack_user_ids": [], "usergroup": ""},
     # Rename a source's default tool label: {"api-gateway": "LiteLLM"}.
     "tools": {"labels": {}, "authoritative": {}},

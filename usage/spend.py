@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -460,6 +461,44 @@ async def tool_caps(
 
 
 # -- teams and the org -------------------------------------------------------
+
+OTHER_TEAMS = "other teams"
+
+
+def fold_hidden_lines(
+    summary: SpendSummary,
+    tree: TeamTree,
+    *,
+    shown: Callable[[int], bool],
+    direct_shown: bool,
+    min_group: int,
+) -> None:
+    """Keep the sub-team lines a reader may see and fold the rest into one unnamed
+    line; when what is folded covers fewer than ``min_group`` people that line is
+    left out too, since it would be one or two people's spend.
+    """
+    if summary.scope.team_id is None:
+        return
+    team_id = summary.scope.team_id
+    children = tree.children.get(team_id, [])
+    kept: list[Line] = []
+    folded, folded_people = 0, 0
+    for child, line in zip(children, summary.subteams, strict=True):
+        if shown(child):
+            kept.append(line)
+        else:
+            folded += line.cost_micros
+            folded_people += tree.size(child)
+    if not direct_shown and summary.direct_micros is not None:
+        folded += summary.direct_micros
+        folded_people += tree.members.get(team_id, 0)
+        summary.direct_micros = None
+    hidden_any = len(kept) < len(children) or not direct_shown
+    if hidden_any and children and folded_people >= min_group:
+        kept.append(Line(OTHER_TEAMS, folded))
+    # TODO: the team total less the lines shown still gives what is left out,
+    # because the total stays whole; only no line shows a small group directly.
+    summary.subteams = kept
 
 
 async def _add_team_detail(

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import delete, select
@@ -136,6 +136,41 @@ class ImportReport:
         }
 
 
+# Beyond these a figure is a broken export, not usage: one request or one
+# daily bucket of a million million tokens, or of ten million dollars.
+MAX_TOKENS = 10**12
+MAX_COST_USD = Decimal(10_000_000)
+TEXT_LIMITS = {"tool": 60, "model": 200, "identity": 320, "source_key": 300}
+
+
+def _implausible(row: UsageRow) -> str | None:
+    tokens = row.tokens
+    counts = (
+        tokens.input,
+        tokens.cache_read,
+        tokens.cache_write_5m,
+        tokens.cache_write_1h,
+        tokens.output,
+        row.requests,
+    )
+    if max(counts) > MAX_TOKENS:
+        return "a token or request count too large to be real"
+    if row.source_cost is not None and row.source_cost > MAX_COST_USD:
+        return f"a cost over ${MAX_COST_USD:,} for one row"
+    for name, limit in TEXT_LIMITS.items():
+        if len(getattr(row, name)) > limit:
+            return f"{name.replace('_', ' ')} longer than {limit} characters"
+    return None
+
+
+def _clean_text(row: UsageRow) -> None:
+    """NUL characters cannot be stored in PostgreSQL text; they are never meaningful."""
+    for name in TEXT_LIMITS:
+        value = getattr(row, name)
+        if "\x00" in value:
+            setattr(row, name, value.replace("\x00", ""))
+
+
 class Attribution:
     """Maps usage identities to people: emails, vendor ids, keys, logins."""
 
@@ -199,6 +234,8 @@ class UsageWriter:
         self.zone = settings.reporting_zone
         self.authority = authoritative_sources(settings)
         self.days: set[date] = set()
+        # Vendors label days in UTC, which can be a day ahead of the reporting zone.
+        self.latest_day = utcnow().astimezone(self.zone).date() + timedelta(days=1)
 
     @classmethod
     async def open(
@@ -244,6 +281,10 @@ class UsageWriter:
         if row.tier not in TIERS:
             self.report.reject(row.location, f"unknown service tier {row.tier!r}")
             return None
+        problem = _implausible(row)
+        if problem:
+            self.report.reject(row.location, problem)
+            return None
         if row.source_cost is not None and row.source_cost > 0:
             return to_micros(row.source_cost), "source"
         if tokens.total and row.price_from_tokens:
@@ -259,6 +300,7 @@ class UsageWriter:
         return 0, "source"
 
     def _record(self, row: UsageRow) -> dict | None:
+        _clean_text(row)
         priced = self.price(row)
         if priced is None:
             return None
@@ -269,6 +311,9 @@ class UsageWriter:
                 self.report.reject(row.location, "no date")
                 return None
             day = row.occurred_at.astimezone(self.zone).date()
+        if day > self.latest_day:
+            self.report.reject(row.location, f"dated {day}, in the future")
+            return None
         person_id = self.attribution.person_for(row.identity_kind, row.identity)
         tokens = row.tokens
         long_context = (
@@ -325,8 +370,11 @@ class UsageWriter:
             record = self._record(row)
             if record is None:
                 continue
-            if record["source_key"] in records and not replace:
-                self.report.duplicates += 1
+            if record["source_key"] in records:
+                if replace:  # a bucket appears once per pull; twice means a bad answer
+                    self.report.reject(row.location, "the same bucket appears twice")
+                else:
+                    self.report.duplicates += 1
                 continue
             records[record["source_key"]] = record
         await self._write(UsageRecord, records, replace=replace)
@@ -399,6 +447,11 @@ class UsageWriter:
         for row in rows:
             if row.value < 0:
                 self.report.reject(row.location, f"negative {row.metric} count")
+                continue
+            if row.value > MAX_TOKENS or row.day > self.latest_day:
+                self.report.reject(
+                    row.location, f"{row.metric} count out of range or dated ahead"
+                )
                 continue
             person_id = self.attribution.person_for(row.identity_kind, row.identity)
             records[row.source_key] = {

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import NORTHWIND
+# Not from tests.conftest: this module also serves the sample run, without pytest.
+NORTHWIND = Path(__file__).resolve().parent.parent / "fixtures" / "northwind"
 
 KEY = "test-key-not-real"
 

@@ -23,6 +23,7 @@ from usage.models import BilledCost, SourceState, UsageRecord
 from usage.pricing import to_micros
 from usage.sources import anthropic
 from usage.sources.http import SourceError
+from usage.sources.pull import UnexpectedAnswer
 
 SINCE, UNTIL = date(2026, 11, 2), date(2026, 11, 29)
 SAM = "sam.okafor@northwind.test"
@@ -304,3 +305,29 @@ async def test_keys_pulled_before_the_directory_are_attributed_once_it_arrives(
     got = await spend_by_person_week(db.sessions, ("anthropic-api",))
     assert got == expected_spend(("anthropic-api",))
     assert await scope_total(db.sessions, "unattributed") == 0
+
+
+async def test_a_bucket_repeated_in_one_answer_fails_instead_of_halving(northwind):
+    twice = bucket("2026-11-03", usage_result(input=1000), usage_result(input=1000))
+
+    with pytest.raises(UnexpectedAnswer, match="the same bucket appears twice"):
+        await pull_usage(
+            northwind,
+            FakeAnthropic(usage=one_page(twice)),
+            since=date(2026, 11, 3),
+            until=date(2026, 11, 3),
+        )
+
+    assert await records(northwind.sessions, "anthropic") == []
+
+
+async def test_an_answer_of_the_wrong_shape_is_one_clear_error(northwind):
+    odd = {"starting_at": "2026-11-03T00:00:00Z", "results": ["not an object"]}
+
+    with pytest.raises(UnexpectedAnswer, match="cannot read"):
+        await pull_usage(
+            northwind,
+            FakeAnthropic(usage=one_page(odd)),
+            since=date(2026, 11, 3),
+            until=date(2026, 11, 3),
+        )

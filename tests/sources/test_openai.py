@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from tests.sources.fakes import KEY, FakeOpenAI, Sleeps, fixed_clock
 from tests.sources.northwind import records
 from usage.models import BilledCost
 from usage.sources import openai
+from usage.sources.pull import UnexpectedAnswer
 
 DAY = date(2026, 11, 3)
 START = 1793664000  # 2026-11-03T00:00:00Z
@@ -86,19 +88,20 @@ async def test_batch_buckets_use_the_batch_price(northwind):
     assert (row.tier, row.cost_micros) == ("batch", 625_000)
 
 
-async def test_more_cached_than_input_is_rejected_and_reported(northwind):
+async def test_an_unreadable_row_fails_the_pull_and_keeps_what_was_stored(northwind):
+    await pull(northwind, FakeOpenAI(usage=page(result(input_tokens=5))))
+    before = await records(northwind.sessions, "openai")
     fake = FakeOpenAI(
         usage=page(
-            result(input_tokens=10, input_cached_tokens=20), result(input_tokens=5)
+            result(input_tokens=10, input_cached_tokens=20), result(input_tokens=7)
         )
     )
 
-    report = await pull(northwind, fake)
+    with pytest.raises(UnexpectedAnswer, match="input_cached_tokens is larger"):
+        await pull(northwind, fake)
 
-    assert len(await records(northwind.sessions, "openai")) == 1
-    assert [why for _, why in report.rejected] == [
-        "input_cached_tokens is larger than input_tokens"
-    ]
+    after = await records(northwind.sessions, "openai")
+    assert [r.input_tokens for r in after] == [r.input_tokens for r in before]
 
 
 async def test_costs_are_dollars_as_numbers(northwind):

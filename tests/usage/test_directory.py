@@ -135,3 +135,16 @@ async def test_reimporting_the_directory_changes_no_total(db):
     await load_directory(db)
 
     assert await totals() == before
+
+
+async def test_a_people_file_with_no_one_in_it_changes_nothing(db, tmp_path):
+    await _import(db, tmp_path, "email,team\na@x.io,t\n")
+
+    with pytest.raises(ImportFileError, match="no one in it could be read"):
+        await _import(db, tmp_path, "email,team\n")
+
+    async with db.sessions() as session:
+        a = (
+            await session.execute(select(Person).where(Person.email == "a@x.io"))
+        ).scalar_one()
+    assert a.active

@@ -183,7 +183,8 @@ async def _spendlogs_schema(db) -> str:
         await connection.execute(
             text(
                 f'CREATE TABLE "{schema}"."LiteLLM_SpendLogs" (request_id text, "startTime" '
-                'timestamptz, model text, "user" text, end_user text, spend double precision, '
+                'timestamp(3) without time zone, model text, "user" text, end_user text, '
+                "spend double precision, "
                 "prompt_tokens integer, completion_tokens integer, status text, metadata jsonb)"
             )
         )
@@ -195,9 +196,8 @@ async def _spendlogs_schema(db) -> str:
                 ),
                 {
                     "id": row["request_id"],
-                    "start": datetime.fromisoformat(
-                        row["startTime"].replace("Z", "+00:00")
-                    ),
+                    # The proxy keeps startTime as a UTC timestamp without a zone.
+                    "start": datetime.fromisoformat(row["startTime"].replace("Z", "")),
                     "model": row["model"],
                     "user": row["user"],
                     "spend": float(row["spend"]) if row["spend"] else None,
@@ -232,7 +232,13 @@ async def test_database_pull_matches_the_export_and_is_incremental(db):
                 )
             )
         ).scalar()
+        first_row = (
+            await session.execute(
+                select(UsageRecord).where(UsageRecord.source_key == "chatcmpl-no000410")
+            )
+        ).scalar_one()
     assert total > 0
+    assert first_row.occurred_at == datetime(2026, 11, 13, 23, 3, 11, tzinfo=UTC)
     async with db.engine.begin() as connection:
         await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
@@ -263,3 +269,30 @@ def test_decimal_spend_is_read_exactly():
     )
 
     assert row.source_cost == Decimal("0.30000000000000004")
+
+
+async def test_numbers_too_large_to_be_real_are_rejected_row_by_row(db, tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text(
+        HEADER
+        + "r1,2025-04-01T10:00:00Z,gpt-4o,a@example.com,1e30,1,1,success\n"
+        + "r2,2025-04-01T10:00:00Z,gpt-4o,a@example.com,0.01,99999999999999999999,1,success\n"
+        + "r3,2025-04-01T10:00:00Z,gpt-4o,a@example.com,0.01,1e400,1,success\n"
+        + "r4,2025-04-01T10:00:00Z,gpt-4o,a@example.com,0.01,²,1,success\n"
+        + f"r5,2025-04-01T10:00:00Z,{'m' * 300},a@example.com,0.01,1,1,success\n"
+        + "r6,2025-04-01T10:00:00Z,gpt-\x004o,a@example.com,0.01,1,1,success\n"
+        + "r7,2099-04-01T10:00:00Z,gpt-4o,a@example.com,0.01,1,1,success\n"
+    )
+
+    report = await ingest_litellm_file(db.sessions, path=path)
+
+    assert report.imported == 1
+    assert sorted(where for where, _ in report.rejected) == [
+        "line 2",
+        "line 3",
+        "line 4",
+        "line 5",
+        "line 6",
+        "line 8",
+    ]
+    assert (await _record(db, "r6")).model == "gpt-4o"

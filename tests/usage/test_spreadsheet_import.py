@@ -200,3 +200,19 @@ async def test_token_columns_are_priced_and_prompt_tokens_include_the_cache(
 async def test_missing_file_is_a_clear_error(db, tmp_path):
     with pytest.raises(ImportFileError, match="no such file"):
         await ingest_spreadsheet(db.sessions, path=tmp_path / "nope.csv", tool="x")
+
+
+async def test_repeated_rows_add_up_and_a_corrected_sheet_takes_them_back(db, tmp_path):
+    path = tmp_path / "costs.csv"
+    path.write_text(
+        "date,email,tool,cost\n2025-04-01,a@example.com,x,1.50\n2025-04-01,A@example.com,x,1.50\n"
+    )
+    first = await ingest_spreadsheet(db.sessions, path=path, tool=None)
+    path.write_text("date,email,tool,cost\n2025-04-01,a@example.com,x,1.50\n")
+
+    await ingest_spreadsheet(db.sessions, path=path, tool=None)
+
+    assert first.flagged == [
+        ("line 3", "same day, person, tool and model as line 2; added together")
+    ]
+    assert [r.cost_micros for r in await _records(db)] == [1_500_000]

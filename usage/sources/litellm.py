@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from usage.errors import ImportFileError
@@ -144,6 +144,8 @@ def _row(
     )
     if not isinstance(started, datetime):
         raise BadValue(f"startTime {_text(start)!r} has no time of day")
+    if started.tzinfo is None:  # the proxy's own column is a timestamp in UTC
+        started = started.replace(tzinfo=UTC)
     identity = _text(values.get("user")) or _text(values.get("end_user"))
     if not identity:
         identity = _metadata_email(values.get("metadata")) or "unknown"

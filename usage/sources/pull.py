@@ -176,7 +176,14 @@ class Pull:
                     report=report,
                     now=self.clock(),
                 )
-                await self.store(context, payload)
+                try:
+                    await self.store(context, payload)
+                except SHAPE_ERRORS as exc:
+                    raise UnexpectedAnswer(
+                        f"{self.origin} sent data aispend cannot read ({describe(exc)}); "
+                        "nothing of these days was replaced"
+                    ) from exc
+                _refuse_partial(report, window)
                 await _advance(session, self.source, window, now=context.now)
         except Exception as exc:
             reason = describe(exc)
@@ -190,6 +197,34 @@ class Pull:
                 logger.warning("could not record the failed pull: %s", describe(inner))
             raise
         return report
+
+
+# What a vendor answer of the wrong shape raises while it is read.
+SHAPE_ERRORS = (
+    AttributeError,
+    TypeError,
+    KeyError,
+    IndexError,
+    ValueError,
+    ArithmeticError,
+)
+
+
+class UnexpectedAnswer(UserError):
+    """A vendor answered with rows aispend cannot read; the pull stores nothing."""
+
+
+def _refuse_partial(report: ImportReport, window: Window) -> None:
+    """A re-pulled window replaces what was stored, so it must be read whole: one
+    unreadable row would otherwise take its day's good figures away."""
+    if not report.rejected:
+        return
+    where, why = report.rejected[0]
+    others = len(report.rejected) - 1
+    more = f" (and {others} more)" if others else ""
+    raise UnexpectedAnswer(
+        f"{report.origin}: {where}: {why}{more}; nothing of {window.label} was replaced"
+    )
 
 
 async def _advance(session: AsyncSession, source: str, window: Window, *, now) -> None:

@@ -8,7 +8,7 @@ taken out before pricing.
 
 from __future__ import annotations
 
-from collections import Counter
+from dataclasses import replace
 from datetime import date, datetime
 
 from usage.errors import ImportFileError
@@ -74,8 +74,7 @@ def read_rows(
     style = detect_date_style(
         table.column(columns["date"]), column="date", origin=table.origin
     )
-    seen: Counter = Counter()
-    rows: list[UsageRow] = []
+    rows: dict[str, UsageRow] = {}
     for line, cells in table.rows:
         report.rows_read += 1
         if iter_blank(cells):
@@ -88,12 +87,53 @@ def read_rows(
             continue
         if row is None:
             continue
-        if "id" not in columns:
-            base = row.source_key
-            seen[base] += 1
-            row.source_key = f"{base}|{seen[base]}"
-        rows.append(row)
-    return rows
+        earlier = rows.get(row.source_key)
+        if earlier is not None and "id" not in columns and _mergeable(earlier, row):
+            # One row is one person's day of one tool and model: repeats add up.
+            rows[row.source_key] = _merged(earlier, row)
+            report.flag(
+                row.location,
+                f"same day, person, tool and model as {earlier.location}; added together",
+            )
+            continue
+        if earlier is not None:
+            row.source_key = f"{row.source_key}|{row.location}"
+        rows[row.source_key] = row
+    return list(rows.values())
+
+
+def _mergeable(first: UsageRow, second: UsageRow) -> bool:
+    def sound(row: UsageRow) -> bool:
+        counts = (
+            row.tokens.input,
+            row.tokens.cache_read,
+            row.tokens.cache_write_5m,
+            row.tokens.output,
+        )
+        return min(counts) >= 0 and (row.source_cost is None or row.source_cost >= 0)
+
+    return (
+        sound(first)
+        and sound(second)
+        and (first.source_cost is None) == (second.source_cost is None)
+    )
+
+
+def _merged(first: UsageRow, second: UsageRow) -> UsageRow:
+    a, b = first.tokens, second.tokens
+    return replace(
+        first,
+        tokens=Tokens(
+            input=a.input + b.input,
+            cache_read=a.cache_read + b.cache_read,
+            cache_write_5m=a.cache_write_5m + b.cache_write_5m,
+            output=a.output + b.output,
+        ),
+        requests=first.requests + second.requests,
+        source_cost=None
+        if first.source_cost is None
+        else first.source_cost + second.source_cost,
+    )
 
 
 def _require(columns: dict[str, str], table: Table, tool: str | None) -> None:

@@ -55,7 +55,7 @@ def parse_decimal(text: str | None) -> Decimal | None:
 
 def parse_count(text: str | None) -> int | None:
     """Read a whole-number cell (token or request counts)."""
-    if text is not None and text.isdigit():
+    if text is not None and text.isascii() and text.isdigit():
         return int(text)
     value = parse_decimal(text)
     if value is None:
