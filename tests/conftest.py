@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from tests.fakes.slack import FakeSlack, start_fake_slack
 from usage.db import make_engine, make_sessionmaker
 from usage.models import Base
 
@@ -101,3 +102,15 @@ async def sqlite_db(tmp_path) -> AsyncIterator[Database]:
     """An empty SQLite database, for tests about SQLite's own behaviour."""
     async for database in _sqlite(tmp_path):
         yield database
+
+
+@pytest.fixture
+def fake_slack(monkeypatch) -> Iterator[FakeSlack]:
+    """A local fake Slack Web API; ``SLACK_API_URL`` and ``SLACK_BOT_TOKEN`` point at it."""
+    fake = start_fake_slack()
+    monkeypatch.setenv("SLACK_API_URL", fake.base_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    try:
+        yield fake
+    finally:
+        fake.stop()
