@@ -62,7 +62,7 @@ async def team_managers(ctx: AskContext, team: Team) -> list[str]:
     found = await ctx.session.execute(
         select(Person.email, Person.name).where(Person.email.in_(emails))
     )
-    names = dict(found.tuples().all())
+    names = {email: name for email, name in found}
     return [names.get(email, email) for email in emails]
 
 
