@@ -8,7 +8,9 @@ from datetime import date, timedelta
 from commands.context import AskContext
 from commands.grammar import NotUnderstood, Request, subcommand
 from commands.message import Message, context, esc, finalize, header, section
+from usage.directory import TeamTree
 from usage.errors import UserError
+from usage.models import Person
 from usage.prefs import MAX_SNOOZE_DAYS, Prefs, load_prefs, save_prefs
 
 # Subcommands that change the asker's settings: the bot re-publishes their Home tab.
@@ -31,9 +33,13 @@ KIND_WORDS = {
 }
 
 
-def is_manager(ctx: AskContext) -> bool:
+def manages_a_team(person: Person, tree: TeamTree) -> bool:
     """Managers get the weekly digest: they manage a team or have that role."""
-    return ctx.asker.role == "manager" or bool(ctx.tree.managed_by(ctx.asker.email))
+    return person.role == "manager" or bool(tree.managed_by(person.email))
+
+
+def is_manager(ctx: AskContext) -> bool:
+    return manages_a_team(ctx.asker, ctx.tree)
 
 
 def _day(day: date) -> str:
