@@ -22,7 +22,9 @@ logger = logging.getLogger(__name__)
 EVENT_MEMORY = timedelta(days=2)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def opened_listener(services: Services):
+    """The ``app_home_opened`` listener: publish once per event id."""
+
     async def home_opened(event, body) -> None:
         if event.get("tab", "home") != "home":
             return
@@ -31,11 +33,15 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         await publish(services, event.get("user") or "")
 
+    return home_opened
+
+
+def register(app: AsyncApp, services: Services) -> None:
     async def refresh(ack, body) -> None:
         await ack()
         await publish(services, body["user"]["id"])
 
-    app.event("app_home_opened")(home_opened)
+    app.event("app_home_opened")(opened_listener(services))
     app.action(REFRESH_HOME)(refresh)
 
 

@@ -25,14 +25,20 @@ SLACK_TROUBLE = (
 )
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def listener(services: Services):
+    """The ``/aispend`` listener: ack, then answer."""
+
     async def aispend(ack, body, respond) -> None:
         await ack()  # first, before any database or Web API call
         message = await run_command(services, body)
         if message is not None:
             await respond(**reply(message))
 
-    app.command(COMMAND)(aispend)
+    return aispend
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    app.command(COMMAND)(listener(services))
 
 
 def reply(message: Message) -> dict:
@@ -59,10 +65,12 @@ async def run_command(services: Services, body: dict) -> Message | None:
     try:
         async with services.sessions() as session:
             asker = await person_for_slack_user(session, services.slack, user_id)
-            if asker is not None and name == "settings" and body.get("trigger_id"):
-                if await settings_modal.open_form(
+            wants_form = name == "settings" and body.get("trigger_id")
+            if asker is not None and wants_form:
+                opened = await settings_modal.open_form(
                     services, session, asker=asker, trigger_id=body["trigger_id"]
-                ):
+                )
+                if opened:
                     return None
             in_group = await services.in_admin_group(user_id)
             await learn_mentions(session, services.slack, text)

@@ -105,3 +105,17 @@ async def running_bot(db, fake_slack):
     finally:
         await bot.http.close()
         await runner.cleanup()
+
+
+async def settle() -> None:
+    """Wait until every listener Bolt started in the background has finished."""
+    while True:
+        pending = [
+            task
+            for task in asyncio.all_tasks()
+            if task is not asyncio.current_task()
+            and "run_ack_function_asynchronously" in task.get_coro().__qualname__
+        ]
+        if not pending:
+            return
+        await asyncio.wait(pending)
