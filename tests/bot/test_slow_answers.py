@@ -17,6 +17,7 @@ class SlowDatabase:
         self.sessions = sessions
         self.log = log
         self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
 
     def __call__(self):
         return self._open()
@@ -24,6 +25,7 @@ class SlowDatabase:
     @asynccontextmanager
     async def _open(self):
         self.log.append("database")
+        self.entered.set()
         await self.gate.wait()
         async with self.sessions() as session:
             yield session
@@ -47,8 +49,7 @@ async def test_ack_comes_before_any_database_or_web_api_call(db, fake_slack):
 
     body = {"user_id": "U0NW00003", "text": "team", "trigger_id": "t1"}
     running = asyncio.create_task(listener(ack=ack, body=body, respond=respond))
-    while "database" not in log:
-        await asyncio.sleep(0)
+    await slow.entered.wait()
     slow.gate.set()
     await running
     await bot.http.close()
