@@ -14,6 +14,10 @@ from bot import home, settings_modal, slash
 from bot.services import Services
 
 logger = logging.getLogger(__name__)
+bolt_logger = logging.getLogger("bot.bolt")
+# NOTE: Bolt reads SLACK_BOT_TOKEN from the environment even when the app is
+# given an authorize function and a client, and then warns that it ignores it.
+bolt_logger.addFilter(lambda record: "will be unused" not in record.getMessage())
 
 SLACK_API_URL = "https://slack.com/api/"
 
@@ -48,7 +52,7 @@ def build_app(
         client=client,
         process_before_response=False,
         request_verification_enabled=not socket_mode,
-        logger=logging.getLogger("bot.bolt"),
+        logger=bolt_logger,
     )
     app.error(_log_error)
     for feature in (slash, home, settings_modal):

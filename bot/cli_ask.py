@@ -44,6 +44,7 @@ def today_in_reporting_zone(settings, now: datetime | None = None) -> date:
 
 
 async def run_ask(args) -> int:
+    given_today = parse_today(args.today)
     async with open_database() as sessions, sessions() as session:
         asker = await person_by_email(session, args.email)
         if asker is None:
@@ -51,7 +52,7 @@ async def run_ask(args) -> int:
                 f"{args.email} is not in the directory; import it with `aispend people import`"
             )
         settings = await load_settings(session)
-        today = parse_today(args.today) or today_in_reporting_zone(settings)
+        today = given_today or today_in_reporting_zone(settings)
         message = await answer(
             session, asker=asker, text=" ".join(args.text), today=today
         )

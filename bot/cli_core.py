@@ -28,6 +28,8 @@ def register(subparsers) -> None:
     imp.add_argument("--teams", type=Path, metavar="TEAMS.csv")
     imp.set_defaults(run=run_people_import)
 
+    register_demo(subparsers)
+
 
 async def run_upgrade(args) -> int:
     from usage.migrate import upgrade
@@ -44,4 +46,30 @@ async def run_people_import(args) -> int:
             session, people_path=args.people_csv, teams_path=args.teams
         )
     print("\n".join(report.lines()))
+    return 0
+
+
+def register_demo(subparsers) -> None:
+    demo = subparsers.add_parser(
+        "demo", help="fill the database with a demo organisation"
+    )
+    demo.set_defaults(run=run_demo)
+
+
+async def run_demo(args) -> int:
+    from datetime import UTC, datetime
+
+    from usage.demo import fill_demo
+    from usage.ingest import price_table
+    from usage.settings import load_settings
+
+    async with open_database() as sessions, session_scope(sessions) as session:
+        await begin_write(session)
+        settings = await load_settings(session)
+        today = datetime.now(UTC).astimezone(settings.reporting_zone).date()
+        report = await fill_demo(
+            session, end=today, settings=settings, prices=await price_table(settings)
+        )
+    print("\n".join(report.lines()))
+    print("Try: aispend ask --as ada.abara@demo.example team last week")
     return 0

@@ -160,8 +160,7 @@ def _shown(value: Any) -> str:
 
 @subcommand(
     "admin",
-    usage="admin [set KEY VALUE | budget TEAM USD | privacy MODE | exclude EMAIL | "
-    "include EMAIL | optout EMAIL nudges|digest | optin EMAIL nudges|digest | audit]",
+    usage="admin [set|budget|privacy|exclude|include|optout|optin|audit …]",
     summary="admins: thresholds, budgets, privacy, exclusions, opt-outs, audit log",
     admin_only=True,
     takes_period=False,

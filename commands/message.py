@@ -159,6 +159,7 @@ def percent(share: float) -> str:
 
 # -- plain text for terminals -------------------------------------------------
 
+EMOJI = {":warning:": "⚠", ":white_check_mark:": "✓", ":bulb:": "💡"}
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 
 
@@ -166,6 +167,8 @@ def _plain(mrkdwn: str) -> str:
     text = _LINK.sub(r"\2", mrkdwn)
     text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
     text = re.sub(r"(?<![\w_])_([^_\n]+)_(?![\w_])", r"\1", text)
+    for code, symbol in EMOJI.items():
+        text = text.replace(code, symbol)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 

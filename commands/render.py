@@ -212,7 +212,7 @@ def spend_message(
         )
     blocks += extra or []
     blocks += [divider(), context(freshness_line(summary.freshness, settings))]
-    text = f"{title} for {period.label}: {usd(summary.total_micros)}"
+    text = f"{esc(title)} for {period.label}: {usd(summary.total_micros)}"
     if summary.usual is not None:
         text += f" (usual {usd(summary.usual.median_micros)})"
     return finalize(text + ".", blocks)
@@ -246,7 +246,8 @@ def caps_block(caps: list[Budget]) -> dict | None:
     first = caps[0]
     lines = [
         f"• {esc(cap.label.split(',')[0])}: {usd(cap.spent_micros)} of {usd(cap.budget_micros)} "
-        f"({percent(cap.share)})" + (" :warning:" if cap.share >= 0.8 else "")
+        f"({share(cap.spent_micros, cap.budget_micros)})"
+        + (" :warning:" if cap.share >= 0.8 else "")
         for cap in caps
     ]
     return section(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import text
@@ -13,10 +14,17 @@ from usage.models import SourceState
 from usage.pricing import PriceTable, load_price_table
 from usage.settings import Settings, load_settings
 from usage.sources import litellm, spreadsheet
-from usage.sources.tabular import read_table
+from usage.sources.tabular import read_table, stream_table
 from usage.store import ImportReport, UsageWriter
 
-DSN_CHUNK = 5000
+CHUNK = 5000
+
+
+def batched(items, size: int):
+    """Lists of up to ``size`` items (itertools.batched arrives in Python 3.12)."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 async def begin_write(session: AsyncSession) -> None:
@@ -62,18 +70,23 @@ async def ingest_spreadsheet(
 async def ingest_litellm_file(
     sessions: async_sessionmaker[AsyncSession], *, path: Path
 ) -> ImportReport:
-    table = read_table(path)
-    async with sessions() as session:
-        await begin_write(session)
-        settings = await load_settings(session)
-        report = ImportReport(source=litellm.SOURCE, origin=table.origin)
+    """Import a spend-log export of any size, a chunk of rows at a time, in one transaction."""
+    table = stream_table(path)
+    report = ImportReport(source=litellm.SOURCE, origin=table.origin)
+    try:
         rows = litellm.read_export(table, report=report)
-        writer = await _writer(
-            session, source=litellm.SOURCE, settings=settings, report=report
-        )
-        await writer.add_usage(rows)
-        await writer.finish()
-        await session.commit()
+        async with sessions() as session:
+            await begin_write(session)
+            settings = await load_settings(session)
+            writer = await _writer(
+                session, source=litellm.SOURCE, settings=settings, report=report
+            )
+            for chunk in batched(rows, CHUNK):
+                await writer.add_usage(chunk)
+            await writer.finish()
+            await session.commit()
+    finally:
+        table.close()
     return report
 
 
@@ -103,7 +116,7 @@ async def ingest_litellm_database(
                 continue
             newest = max(filter(None, (newest, row.occurred_at)))
             batch.append(row)
-            if len(batch) >= DSN_CHUNK:
+            if len(batch) >= CHUNK:
                 await writer.add_usage(batch)
                 batch = []
         await writer.add_usage(batch)

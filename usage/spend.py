@@ -281,14 +281,16 @@ def usual_for(
         totals.append(sum(v for d, v in daily.items() if earlier.contains(d)))
     if not totals:
         return None
-    noun = {"week": "weeks", "month": "months"}.get(
-        period.kind, "periods of the same length"
-    )
-    return Usual(
-        int(statistics.median(totals)),
-        len(totals),
-        f"median of the previous {len(totals)} {noun}",
-    )
+    median = int(statistics.median(totals))
+    return Usual(median, len(totals), _basis(period.kind, len(totals)))
+
+
+def _basis(kind: str, count: int) -> str:
+    if count == 1:
+        noun = {"week": "week", "month": "month"}.get(kind, "period of the same length")
+        return f"the previous {noun}"
+    noun = {"week": "weeks", "month": "months"}.get(kind, "periods of the same length")
+    return f"median of the previous {count} {noun}"
 
 
 async def output_totals(
@@ -500,7 +502,10 @@ async def _unattributed(session: AsyncSession, period: Period) -> int:
     r = SpendRollup
     total = await session.execute(
         select(func.sum(r.cost_micros)).where(
-            r.scope_kind == "unattributed", r.day >= period.start, r.day < period.end
+            r.scope_kind == "unattributed",
+            r.scope_id == 0,
+            r.day >= period.start,
+            r.day < period.end,
         )
     )
     return int(total.scalar() or 0)
@@ -524,7 +529,11 @@ async def unpriced_models(
     rows = await session.execute(
         select(r.model, func.sum(r.unpriced_tokens), func.sum(r.unpriced_requests))
         .where(
-            r.scope_kind == "org", r.day >= start, r.day < end, r.unpriced_tokens > 0
+            r.scope_kind == "org",
+            r.scope_id == 0,
+            r.day >= start,
+            r.day < end,
+            r.unpriced_tokens > 0,
         )
         .group_by(r.model)
         .order_by(r.model)
@@ -539,7 +548,9 @@ async def unattributed_usage(
     r = SpendRollup
     rows = await session.execute(
         select(r.tool, func.sum(r.cost_micros), func.sum(r.requests))
-        .where(r.scope_kind == "unattributed", r.day >= start, r.day < end)
+        .where(
+            r.scope_kind == "unattributed", r.scope_id == 0, r.day >= start, r.day < end
+        )
         .group_by(r.tool)
         .order_by(r.tool)
     )

@@ -79,7 +79,7 @@ class RunningBot:
 
 async def start_bot(db, fake: FakeSlack, *, load: bool = True):
     if load:
-        await load_northwind(db.sessions)
+        await load_northwind(db)
     clock = FakeClock(NOW)
     slack = SlackClient(token=VALID_TOKEN, base_url=fake.base_url, sleep=clock.sleep)
     services = Services(sessions=db.sessions, slack=slack, clock=clock)
@@ -103,8 +103,13 @@ async def running_bot(db, fake_slack):
     try:
         yield bot
     finally:
-        await bot.http.close()
-        await runner.cleanup()
+        await stop_bot(bot, runner)
+
+
+async def stop_bot(bot: RunningBot, runner) -> None:
+    await settle()
+    await bot.http.close()
+    await runner.cleanup()
 
 
 async def settle() -> None:

@@ -157,7 +157,7 @@ async def test_mistakes_are_shown_in_the_modal_and_nothing_is_saved(
 async def test_a_busy_database_is_reported_in_the_modal(
     sqlite_db, fake_slack, monkeypatch
 ):
-    from tests.bot.conftest import start_bot
+    from tests.bot.conftest import start_bot, stop_bot
 
     bot, runner = await start_bot(sqlite_db, fake_slack)
     monkeypatch.setattr(prefs_module, "LOCK_WAIT_MS", 100)
@@ -170,8 +170,7 @@ async def test_a_busy_database_is_reported_in_the_modal(
     finally:
         await importer.rollback()
         await importer.close()
-        await bot.http.close()
-        await runner.cleanup()
+        await stop_bot(bot, runner)
 
     assert errors == {"nudges": settings_modal.NOT_SAVED}
     assert (await prefs_of(bot, "ana.ruiz@northwind.test")).nudges_opt_out is False

@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from bot import slash
 from bot.services import Services
 from tests.blockkit import assert_valid_message
-from tests.bot.conftest import NOW, start_bot
+from tests.bot.conftest import NOW, start_bot, stop_bot
 from tests.fakes.clock import FakeClock
 
 
@@ -52,8 +52,7 @@ async def test_ack_comes_before_any_database_or_web_api_call(db, fake_slack):
     await slow.entered.wait()
     slow.gate.set()
     await running
-    await bot.http.close()
-    await runner.cleanup()
+    await stop_bot(bot, runner)
 
     assert log == ["ack", "web api calls so far: 0", "database", "respond"]
 
@@ -70,8 +69,7 @@ async def test_signed_command_is_acked_while_the_answer_is_still_being_computed(
         slow.gate.set()
         [reply] = await bot.answers()
     finally:
-        await bot.http.close()
-        await runner.cleanup()
+        await stop_bot(bot, runner)
 
     assert response.status == 200
     assert acked_before_answer

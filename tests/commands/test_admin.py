@@ -31,7 +31,7 @@ async def audit(db):
 
 
 async def test_non_admins_are_refused_and_nothing_changes(db):
-    await load_directory(db.sessions)
+    await load_directory(db)
 
     reply = await ask(
         db, "maria.garcia@northwind.test", "admin set nudges.floor_usd 75"
@@ -43,7 +43,7 @@ async def test_non_admins_are_refused_and_nothing_changes(db):
 
 
 async def test_admin_sets_a_nudge_threshold_with_an_audit_entry(db):
-    await load_directory(db.sessions)
+    await load_directory(db)
 
     reply = await ask(db, ADMIN, "admin set nudges.floor_usd $75")
 
@@ -60,7 +60,7 @@ async def test_a_slack_id_named_in_the_settings_file_makes_an_admin(
     config = tmp_path / "aispend.toml"
     config.write_text('[admins]\nslack_user_ids = ["U0NW00003"]\n')
     monkeypatch.setenv("AISPEND_CONFIG", str(config))
-    await load_directory(db.sessions)
+    await load_directory(db)
 
     reply = await ask(
         db,
@@ -74,7 +74,7 @@ async def test_a_slack_id_named_in_the_settings_file_makes_an_admin(
 
 
 async def test_a_member_of_the_admin_user_group_is_an_admin(db):
-    await load_directory(db.sessions)
+    await load_directory(db)
 
     reply = await ask(db, "ana.ruiz@northwind.test", "admin", in_admin_group=True)
 
@@ -101,7 +101,7 @@ async def test_a_member_of_the_admin_user_group_is_an_admin(db):
 async def test_bad_admin_values_get_a_friendly_error_and_change_nothing(
     db, text, complaint
 ):
-    await load_directory(db.sessions)
+    await load_directory(db)
 
     reply = await ask(db, ADMIN, text)
 
@@ -111,7 +111,7 @@ async def test_bad_admin_values_get_a_friendly_error_and_change_nothing(
 
 
 async def test_admin_changes_a_team_budget(db):
-    await load_directory(db.sessions)
+    await load_directory(db)
 
     reply = await ask(db, ADMIN, "admin budget platform 9,000")
 
@@ -129,7 +129,7 @@ async def test_admin_changes_a_team_budget(db):
 
 
 async def test_exclude_and_include_keep_a_list_of_addresses(db):
-    await load_directory(db.sessions)
+    await load_directory(db)
 
     await ask(db, ADMIN, "admin exclude CI-Bot@northwind.test")
     await ask(db, ADMIN, "admin exclude dev.patel@northwind.test")
@@ -140,7 +140,7 @@ async def test_exclude_and_include_keep_a_list_of_addresses(db):
 
 
 async def test_admin_opts_a_person_out_on_their_request(db):
-    await load_directory(db.sessions)
+    await load_directory(db)
 
     reply = await ask(db, ADMIN, "admin optout <@U0NW00004|ana> nudges")
 
@@ -157,7 +157,7 @@ async def test_admin_opts_a_person_out_on_their_request(db):
 
 
 async def test_admin_points_the_price_table_at_a_litellm_file(db, tmp_path):
-    await load_directory(db.sessions)
+    await load_directory(db)
     table = tmp_path / "prices.json"
     table.write_text((NORTHWIND / "prices.json").read_text())
     empty = tmp_path / "empty.json"
@@ -172,7 +172,7 @@ async def test_admin_points_the_price_table_at_a_litellm_file(db, tmp_path):
 
 
 async def test_audit_lists_changes_with_who_and_when(db):
-    await load_directory(db.sessions)
+    await load_directory(db)
     await ask(db, ADMIN, "admin set nudges.multiple_of_usual 3")
     await ask(db, ADMIN, "admin set nudges.multiple_of_usual 2")
     await ask(db, ADMIN, "admin privacy individuals")
@@ -189,7 +189,7 @@ async def test_audit_lists_changes_with_who_and_when(db):
 
 
 async def test_admin_overview_shows_people_slack_cannot_reach(db):
-    await load_directory(db.sessions)
+    await load_directory(db)
     async with db.sessions() as session:
         session.add_all(
             [
@@ -213,3 +213,13 @@ async def test_admin_overview_shows_people_slack_cannot_reach(db):
     assert "ana.ruiz@northwind.test:" not in reply.split("Cannot receive")[1]
     assert "`nudges.floor_usd` = 50" in reply
     assert "platform: $8,000.00" in reply
+
+
+async def test_help_shows_admin_commands_to_admins_only(db):
+    await load_directory(db)
+
+    for_admin = to_plain_text(await ask(db, ADMIN, "help"))
+    for_member = to_plain_text(await ask(db, "ana.ruiz@northwind.test", "help"))
+
+    assert "/aispend admin" in for_admin
+    assert "/aispend admin" not in for_member

@@ -21,7 +21,7 @@ async def prefs_of(db, email):
 
 
 async def test_optout_nudges_is_saved_audited_and_confirmed(db):
-    await load_directory(db.sessions)
+    await load_directory(db)
 
     reply = await ask(db, "ana.ruiz@northwind.test", "optout nudges")
 
@@ -34,7 +34,7 @@ async def test_optout_nudges_is_saved_audited_and_confirmed(db):
 
 
 async def test_optin_after_optout_turns_nudges_back_on(db):
-    await load_directory(db.sessions)
+    await load_directory(db)
     await ask(db, "ana.ruiz@northwind.test", "optout nudges")
 
     reply = await ask(db, "ana.ruiz@northwind.test", "optin nudges")
@@ -44,7 +44,7 @@ async def test_optin_after_optout_turns_nudges_back_on(db):
 
 
 async def test_digest_optout_is_only_for_managers(db):
-    await load_directory(db.sessions)
+    await load_directory(db)
 
     member = await ask(db, "ana.ruiz@northwind.test", "optout digest")
     manager = await ask(db, "maria.garcia@northwind.test", "optout digest")
@@ -60,7 +60,7 @@ async def test_digest_optout_is_only_for_managers(db):
     [("7 days", 7), ("1 day", 1), ("2 weeks", 14), ("10d", 10), ("3", 3)],
 )
 async def test_snooze_pauses_nudges_until_a_resume_day(db, words, days):
-    await load_directory(db.sessions)
+    await load_directory(db)
 
     reply = await ask(db, "ben.kowalski@northwind.test", f"snooze {words}")
 
@@ -72,7 +72,7 @@ async def test_snooze_pauses_nudges_until_a_resume_day(db, words, days):
 
 
 async def test_snooze_off_clears_the_snooze(db):
-    await load_directory(db.sessions)
+    await load_directory(db)
     await ask(db, "ben.kowalski@northwind.test", "snooze 5 days")
 
     await ask(db, "ben.kowalski@northwind.test", "snooze off")
@@ -84,7 +84,7 @@ async def test_snooze_off_clears_the_snooze(db):
     "words", ["forever", "-3 days", "5 fortnights", "400 days", ""]
 )
 async def test_bad_snooze_gets_a_friendly_answer_and_saves_nothing(db, words):
-    await load_directory(db.sessions)
+    await load_directory(db)
 
     reply = await ask(db, "ben.kowalski@northwind.test", f"snooze {words}")
 
@@ -95,7 +95,7 @@ async def test_bad_snooze_gets_a_friendly_answer_and_saves_nothing(db, words):
 
 
 async def test_settings_prints_the_current_choices(db):
-    await load_directory(db.sessions)
+    await load_directory(db)
     await ask(db, "maria.garcia@northwind.test", "snooze 3 days")
 
     reply = to_plain_text(await ask(db, "maria.garcia@northwind.test", "settings"))
@@ -106,7 +106,7 @@ async def test_settings_prints_the_current_choices(db):
 
 
 async def test_members_settings_do_not_mention_a_digest(db):
-    await load_directory(db.sessions)
+    await load_directory(db)
 
     reply = to_plain_text(await ask(db, "ana.ruiz@northwind.test", "settings"))
 
@@ -132,7 +132,7 @@ async def test_optout_while_an_import_holds_the_write_lock_says_not_saved(
     """A long import keeps SQLite's write lock while someone opts out: they are
     told plainly that nothing was saved, and a retry afterwards is saved."""
     db = sqlite_db
-    await load_directory(db.sessions)
+    await load_directory(db)
     monkeypatch.setattr(prefs_module, "LOCK_WAIT_MS", 100)
     importer = await db.engine.connect()
     await importer.exec_driver_sql("BEGIN IMMEDIATE")

@@ -10,7 +10,7 @@ spend with tokens (streamed requests are logged that way), which is priced.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -81,8 +81,8 @@ ORDER BY "startTime"
 """
 
 
-def read_export(table: Table, *, report: ImportReport) -> list[UsageRow]:
-    """Rows of a ``LiteLLM_SpendLogs`` CSV export."""
+def read_export(table: Table, *, report: ImportReport) -> Iterator[UsageRow]:
+    """Rows of a ``LiteLLM_SpendLogs`` CSV export, read lazily."""
     columns = resolve_columns(table, COLUMNS, ignored=IGNORED)
     for needed in ("request_id", "start", "model", "user", "spend"):
         if needed not in columns:
@@ -90,7 +90,10 @@ def read_export(table: Table, *, report: ImportReport) -> list[UsageRow]:
                 f"{table.origin}: no {COLUMNS[needed][0]} column; is this a "
                 "LiteLLM_SpendLogs export?"
             )
-    rows = []
+    return _export_rows(table, columns, report)
+
+
+def _export_rows(table: Table, columns: dict[str, str], report: ImportReport):
     for line, cells in table.rows:
         report.rows_read += 1
         if iter_blank(cells):
@@ -99,8 +102,7 @@ def read_export(table: Table, *, report: ImportReport) -> list[UsageRow]:
         values = {name: cells.get(column, "") for name, column in columns.items()}
         row = read_row(values, location=f"line {line}", report=report)
         if row is not None:
-            rows.append(row)
-    return rows
+            yield row
 
 
 def read_row(

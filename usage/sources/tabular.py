@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -135,14 +135,23 @@ class Table:
     origin: str
     headers: list[str]
     raw_headers: list[str]
-    rows: list[tuple[int, dict[str, str]]]
+    rows: Iterable[tuple[int, dict[str, str]]]
+
+    def close(self) -> None:
+        """Release the file behind a streamed table (nothing to do for a read one)."""
+        closer = getattr(self.rows, "close", None)
+        if closer is not None:
+            closer()
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            handle.close()
 
     def column(self, name: str) -> list[str]:
         return [row.get(name, "") for _, row in self.rows]
 
 
 def read_table(path: str | Path) -> Table:
-    """Read a CSV export (BOM, CRLF and quoted thousands allowed)."""
+    """Read a whole CSV export (BOM, CRLF and quoted thousands allowed)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -158,7 +167,48 @@ def read_table(path: str | Path) -> Table:
 
 
 def parse_table(text: str, *, origin: str) -> Table:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    table = _table(csv.reader(io.StringIO(text, newline="")), origin=origin)
+    table.rows = list(table.rows)
+    return table
+
+
+def stream_table(path: str | Path) -> Table:
+    """Open a CSV export whose rows are read one by one, for files of any size.
+
+    ``rows`` is an iterator: it can be walked once, and it closes the file at
+    the end. The file must be UTF-8 (with or without a byte-order mark).
+    """
+    path = Path(path)
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except FileNotFoundError as exc:
+        raise ImportFileError(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise ImportFileError(f"{path}: cannot read it ({exc.strerror})") from exc
+    try:
+        table = _table(csv.reader(handle), origin=path.name)
+    except (ImportFileError, UnicodeDecodeError) as exc:
+        handle.close()
+        if isinstance(exc, UnicodeDecodeError):
+            raise ImportFileError(f"{path.name}: the file is not UTF-8") from exc
+        raise
+    table.rows = _closing(table.rows, handle, origin=path.name)
+    table._handle = handle
+    return table
+
+
+def _closing(rows, handle, *, origin: str):
+    try:
+        yield from rows
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(
+            f"{origin}: the file is not UTF-8 past the rows read"
+        ) from exc
+    finally:
+        handle.close()
+
+
+def _table(reader, *, origin: str) -> Table:
     try:
         raw_headers = next(reader)
     except StopIteration as exc:
@@ -166,15 +216,22 @@ def parse_table(text: str, *, origin: str) -> Table:
     except csv.Error as exc:
         raise ImportFileError(f"{origin}: not a CSV file ({exc})") from exc
     headers = [header_key(h) for h in raw_headers]
-    rows: list[tuple[int, dict[str, str]]] = []
+    return Table(
+        origin=origin,
+        headers=headers,
+        raw_headers=raw_headers,
+        rows=_rows(reader, headers, origin),
+    )
+
+
+def _rows(reader, headers: list[str], origin: str):
     try:
         for cells in reader:
-            rows.append((reader.line_num, dict(zip(headers, cells, strict=False))))
+            yield reader.line_num, dict(zip(headers, cells, strict=False))
     except csv.Error as exc:
         raise ImportFileError(
             f"{origin}: line {reader.line_num} is not valid CSV ({exc})"
         ) from exc
-    return Table(origin=origin, headers=headers, raw_headers=raw_headers, rows=rows)
 
 
 def iter_blank(row: dict[str, str]) -> bool:
@@ -202,7 +259,3 @@ def resolve_columns(
                 f"(it reads: {known}); rename or remove it"
             )
     return found
-
-
-def rows_of(table: Table) -> Iterator[tuple[int, dict[str, str]]]:
-    yield from table.rows
