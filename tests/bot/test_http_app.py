@@ -13,12 +13,11 @@ PLATFORM = [
     "chloe.martin@northwind.test",
     "ci-bot@northwind.test",
 ]
-IMPORTED_TOOLS = {"api-gateway", "vertex-ai"}
 
 
 async def test_signed_team_command_from_a_manager_gets_the_team_figures(running_bot):
     expected = json.loads((NORTHWIND / "expected.json").read_text())
-    total = expected_team_week(expected, "2026-W47", PLATFORM, IMPORTED_TOOLS)
+    total = expected_team_week(expected, "2026-W47", PLATFORM)
 
     response = await running_bot.slash("U0NW00003", "team")
     [reply] = await running_bot.answers()
