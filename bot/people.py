@@ -1,4 +1,4 @@
-"""Who a Slack user is in the directory, and which Slack user a person is.
+"""Who a Slack user is in the directory.
 
 A Slack user id is matched through the directory's ``slack_user_id``, then
 the ``slack_users`` cache, then ``users.info`` (its email, matched without
@@ -99,30 +99,3 @@ async def learn_mentions(session: AsyncSession, slack: SlackClient, text: str) -
             await person_for_slack_user(session, slack, user_id)
         except SlackError as exc:
             logger.warning("could not look up a mentioned user: %s", exc.error)
-
-
-async def slack_id_for(
-    session: AsyncSession, slack: SlackClient, person: Person
-) -> str | None:
-    """The Slack user id to reach ``person``: the directory's, the cache's, or by email."""
-    if person.slack_user_id:
-        return person.slack_user_id
-    cached = await session.get(SlackUser, person.email)
-    if cached is not None:
-        return cached.slack_user_id if cached.status == "ok" else None
-    try:
-        user = await slack.lookup_by_email(person.email)
-    except RecipientUnavailable:
-        await remember(
-            session, email=person.email, user_id=None, timezone=None, status="not_found"
-        )
-        return None
-    status = _status(user)
-    await remember(
-        session,
-        email=person.email,
-        user_id=user.get("id"),
-        timezone=user.get("tz"),
-        status=status,
-    )
-    return user.get("id") if status == "ok" else None
