@@ -1,10 +1,15 @@
 import json
 from decimal import Decimal
 
+from sqlalchemy import update
+
 from commands.message import usd
+from tests.blockkit import assert_valid_message
+from tests.bot.conftest import start_bot, stop_bot
 from tests.bot.slack_requests import FORM, signed_headers, slash_body
 from tests.conftest import NORTHWIND
 from tests.northwind import expected_team_week
+from usage.models import Team
 
 PLATFORM = [
     "maria.garcia@northwind.test",
@@ -62,3 +67,71 @@ async def test_request_signed_with_another_secret_is_refused_with_401(running_bo
     response = await running_bot.slash("U0NW00003", "me", secret="not-the-secret")
 
     assert response.status == 401
+
+
+async def test_every_answer_through_slack_is_valid_block_kit(running_bot):
+    texts = [
+        "me",
+        "team",
+        "org",
+        "budget",
+        "tools",
+        "models",
+        "sources",
+        "help",
+        "nonsense",
+    ]
+    for text in texts:
+        await running_bot.slash("U0NW00003", text)
+
+    replies = await running_bot.answers(len(texts))
+
+    for reply in replies:
+        assert_valid_message(reply)
+
+
+async def test_a_team_named_like_a_broadcast_pings_nobody(running_bot):
+    async with running_bot.db.sessions() as session, session.begin():
+        await session.execute(
+            update(Team).where(Team.name == "platform").values(name="<!channel>")
+        )
+
+    await running_bot.slash("U0NW00003", "team")
+    [reply] = await running_bot.answers()
+
+    mrkdwn = json.dumps([b for b in reply["blocks"] if b["type"] != "header"])
+    assert "<!channel>" not in mrkdwn and "<!channel>" not in reply["text"]
+    assert "&lt;!channel&gt;" in reply["text"]
+    # a header is plain text, which Slack never reads as a mention
+    assert reply["blocks"][0]["text"]["type"] == "plain_text"
+
+
+async def test_a_member_of_the_admin_user_group_may_use_admin_commands(
+    db, fake_slack, tmp_path, monkeypatch
+):
+    config = tmp_path / "aispend.toml"
+    config.write_text('[admins]\nusergroup = "S0ADMINS"\n')
+    monkeypatch.setenv("AISPEND_CONFIG", str(config))
+    fake_slack.add_usergroup("S0ADMINS", ["U0NW00004"])
+    bot, runner = await start_bot(db, fake_slack)
+    try:
+        await bot.slash("U0NW00004", "admin privacy individuals")
+        await bot.slash("U0NW00005", "admin privacy aggregate")
+        await bot.slash("U0NW00004", "admin")
+        allowed, refused, shown = await bot.answers(3)
+    finally:
+        await stop_bot(bot, runner)
+
+    assert allowed["text"].startswith("Saved")
+    assert "for aispend admins" in refused["text"]
+    assert "individuals" in json.dumps(shown["blocks"])
+    assert len(fake_slack.calls_to("usergroups.users.list")) == 1
+
+
+async def test_optout_through_slack_is_saved_and_home_republished(running_bot):
+    await running_bot.slash("U0NW00004", "optout nudges")
+    [reply] = await running_bot.answers()
+    [publish] = await running_bot.wait_for("views.publish")
+
+    assert "no more spend nudges" in reply["text"]
+    assert "off (you opted out)" in json.dumps(publish.body["view"])

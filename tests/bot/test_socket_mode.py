@@ -63,7 +63,9 @@ async def test_a_slash_command_over_socket_mode_is_acked_then_answered(db):
     clock = FakeClock(NOW)
     slack = SlackClient(token=VALID_TOKEN, base_url=fake.base_url, sleep=clock.sleep)
     services = Services(sessions=db.sessions, slack=slack, clock=clock)
-    app = build_app(services, token=VALID_TOKEN, api_url=fake.base_url, socket_mode=True)
+    app = build_app(
+        services, token=VALID_TOKEN, api_url=fake.base_url, socket_mode=True
+    )
     handler = AsyncSocketModeHandler(app, APP_TOKEN)
     envelope = {
         "envelope_id": "env-1",
