@@ -17,6 +17,7 @@ from usage.ingest import (
 def register(subparsers) -> None:
     ingest = subparsers.add_parser("ingest", help="import usage from a source")
     sources = ingest.add_subparsers(dest="source", metavar="SOURCE", required=True)
+    ingest.set_defaults(_source_parsers=sources)
 
     csv = sources.add_parser("csv", help="a spend or usage spreadsheet (CSV)")
     csv.add_argument("file", type=Path, metavar="FILE")
@@ -30,6 +31,11 @@ def register(subparsers) -> None:
     litellm.add_argument("--dsn", help="the LiteLLM proxy's PostgreSQL URL")
     litellm.add_argument("--since", help="pull rows from this date (YYYY-MM-DD)")
     litellm.set_defaults(run=run_litellm)
+
+
+def source_parsers(subparsers):
+    """The ``ingest`` command's SOURCE subparsers, so other areas can add sources."""
+    return subparsers.choices["ingest"].get_default("_source_parsers")
 
 
 def print_report(report) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from usage.db import database_url, make_engine, make_sessionmaker
-from usage.errors import UserError
+from usage.errors import UserError, describe
 
 
 @asynccontextmanager
@@ -32,4 +32,4 @@ def _database_problem(exc: OperationalError) -> str:
         return "the database has no aispend tables yet; run `aispend db upgrade` first"
     if "locked" in text:
         return "the database is busy (another import is writing); try again in a moment"
-    return f"database error: {text.splitlines()[0]}"
+    return f"database error: {describe(exc)}"

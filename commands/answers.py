@@ -375,12 +375,12 @@ async def sources(ctx: AskContext, request: Request) -> Message:
     lines = []
     for state in fresh.sources:
         through = (
-            f"data through {state.covered_to:%b %d, %Y}"
+            f"data through {state.covered_to:%b} {state.covered_to.day}, {state.covered_to.year}"
             if state.covered_to
             else "no data yet"
         )
         pulled = (
-            f"last pull {state.last_success_at:%b %d %H:%M} UTC"
+            f"last pull {_stamp(state.last_success_at)}"
             if state.last_success_at
             else "never pulled"
         )
@@ -399,6 +399,10 @@ async def sources(ctx: AskContext, request: Request) -> Message:
 
 
 GAP_DAYS = 90
+
+
+def _stamp(moment) -> str:
+    return f"{moment:%b} {moment.day} {moment:%H:%M} UTC"
 
 
 async def _admin_gaps(ctx: AskContext) -> list[dict]:

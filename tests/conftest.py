@@ -33,7 +33,7 @@ def clean_environment(monkeypatch, tmp_path):
     """Tests never see the caller's settings, tokens or proxies."""
     for name in list(os.environ):
         if name.startswith(
-            ("SLACK_", "AISPEND_CONFIG", "ANTHROPIC_", "OPENAI_", "CURSOR_")
+            ("SLACK_", "AISPEND_CONFIG", "ANTHROPIC_", "OPENAI_", "CURSOR_", "GITHUB_")
         ):
             monkeypatch.delenv(name, raising=False)
         if name.lower() in ("http_proxy", "https_proxy", "all_proxy"):

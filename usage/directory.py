@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from usage.errors import ImportFileError, UserError
-from usage.models import OutputRecord, Person, Team, UsageRecord
+from usage.models import Identity, OutputRecord, Person, Team, UsageRecord
 from usage.rollups import rebuild_days, rebuild_teams
 from usage.sources.tabular import (
     BadValue,
@@ -274,6 +274,7 @@ async def _reattribute(session: AsyncSession, report: DirectoryReport) -> None:
     ).all()
     owners = {("email", email): pid for pid, email, _ in people}
     owners |= {("github", gh.lower()): pid for pid, _, gh in people if gh}
+    owners |= await _vendor_identities(session, owners)
     days = set()
     for table in (UsageRecord, OutputRecord):
         pending = await session.execute(
@@ -300,6 +301,25 @@ async def _reattribute(session: AsyncSession, report: DirectoryReport) -> None:
             report.reattributed += result.rowcount or 0
     if days:
         await rebuild_days(session, days)
+
+
+async def _vendor_identities(
+    session: AsyncSession, owners: dict[tuple[str, str], int]
+) -> dict[tuple[str, str], int]:
+    """Vendor ids and keys whose email now belongs to a person, linked to them."""
+    found: dict[tuple[str, str], int] = {}
+    rows = await session.execute(
+        select(Identity.id, Identity.kind, Identity.value, Identity.email)
+    )
+    for identity_id, kind, value, email in rows:
+        owner = owners.get(("email", (email or "").strip().lower()))
+        if owner is None:
+            continue
+        found[(kind, value.lower())] = owner
+        await session.execute(
+            update(Identity).where(Identity.id == identity_id).values(person_id=owner)
+        )
+    return found
 
 
 # -- look-ups ---------------------------------------------------------------

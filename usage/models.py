@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -119,6 +120,7 @@ class UsageRecord(Base):
         Index(
             "ix_usage_records_unattributed", "person_id", "identity_kind", "identity"
         ),
+        Index("ix_usage_records_tool", "tool", "source"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -142,6 +144,9 @@ class UsageRecord(Base):
     requests: Mapped[int] = mapped_column(BigInteger, default=1)
     cost_micros: Mapped[int | None] = mapped_column(BigInteger)  # None: unpriced
     cost_origin: Mapped[str] = mapped_column(String(12))  # source|computed|unpriced
+    # False when another source is authoritative for this tool's cost
+    # (``[tools.authoritative]``): kept for reconciliation, left out of rollups.
+    counted: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

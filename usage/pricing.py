@@ -125,13 +125,18 @@ class PriceTable:
     models: dict[str, ModelPrice]
     origin: str = "built-in"
 
+    _memo: dict[str, ModelPrice | None] = field(default_factory=dict, repr=False)
+
     def lookup(self, model: str) -> ModelPrice | None:
         """Return the price of ``model`` after normalising its id, or None if unknown."""
-        for candidate in model_candidates(model):
-            found = self.models.get(candidate)
-            if found is not None:
-                return found
-        return None
+        if model in self._memo:
+            return self._memo[model]
+        found = next(
+            (self.models[c] for c in model_candidates(model) if c in self.models), None
+        )
+        if len(self._memo) < 10_000:
+            self._memo[model] = found
+        return found
 
     def canonical(self, model: str) -> str:
         """The table's key for ``model`` when known, else its normalised id."""

@@ -2,7 +2,8 @@
 
 Answers read these instead of raw records, so one answer costs the same
 whether the database holds a month or years. They are rebuilt for exactly
-the days an import touched, inside the import's transaction.
+the days an import touched, inside the import's transaction. Records another
+source is authoritative for (``counted`` false) are left out.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ async def _rebuild_spend(session: AsyncSession, days: list[date]) -> None:
         select(
             literal("person"), r.person_id, r.day, r.tool, r.model_key, *_record_sums()
         )
-        .where(r.day.in_(days), r.person_id.is_not(None))
+        .where(r.day.in_(days), r.person_id.is_not(None), r.counted)
         .group_by(r.person_id, r.day, r.tool, r.model_key)
     )
     nobody = (
@@ -100,7 +101,7 @@ async def _rebuild_spend(session: AsyncSession, days: list[date]) -> None:
             r.model_key,
             *_record_sums(),
         )
-        .where(r.day.in_(days), r.person_id.is_(None))
+        .where(r.day.in_(days), r.person_id.is_(None), r.counted)
         .group_by(r.day, r.tool, r.model_key)
     )
     await session.execute(insert(s).from_select(columns, people))

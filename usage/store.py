@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from usage.authority import authoritative_sources, counts, settle_authority
 from usage.models import (
     Identity,
     ImportBatch,
@@ -171,8 +172,9 @@ class Attribution:
 
 
 def _dialect_insert(session: AsyncSession, table):
+    """A Core insert for the session's dialect (the ORM bulk path costs more per row)."""
     name = session.bind.dialect.name
-    return (postgresql if name == "postgresql" else sqlite).insert(table)
+    return (postgresql if name == "postgresql" else sqlite).insert(table.__table__)
 
 
 class UsageWriter:
@@ -195,6 +197,7 @@ class UsageWriter:
         self.report = report
         self.attribution = attribution
         self.zone = settings.reporting_zone
+        self.authority = authoritative_sources(settings)
         self.days: set[date] = set()
 
     @classmethod
@@ -296,6 +299,7 @@ class UsageWriter:
             "requests": row.requests,
             "cost_micros": cost,
             "cost_origin": origin,
+            "counted": counts(self.authority, tool=row.tool, source=self.source),
             "imported_at": utcnow(),
         }
 
@@ -378,11 +382,12 @@ class UsageWriter:
                 .distinct()
             )
             self.days.update(days.scalars())
-            await self.session.execute(
+            deleted = await self.session.execute(
                 delete(table).where(
                     table.source == self.source, table.day >= start, table.day < end
                 )
             )
+            self.report.replaced += deleted.rowcount or 0
 
     # -- output ------------------------------------------------------------
 
@@ -413,6 +418,7 @@ class UsageWriter:
     async def finish(self, *, now: datetime | None = None) -> None:
         """Rebuild rollups for touched days, note the source's coverage and the batch."""
         now = now or utcnow()
+        self.days |= await settle_authority(self.session, self.authority)
         if self.days:
             await rebuild_days(self.session, self.days)
         state = await self.session.get(SourceState, self.source)

@@ -16,6 +16,7 @@ from usage.errors import ImportFileError
 _BRACKETS = re.compile(r"[\(\[\{]([^\)\]\}]*)[\)\]\}]")
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?\Z")
 _CURRENCY = re.compile(r"[\s$€£¥]|usd|eur", re.IGNORECASE)
 
 
@@ -33,6 +34,8 @@ def parse_decimal(text: str | None) -> Decimal | None:
     """Read a money or count cell: ``"1,234.56"``, ``"$12.50"``, ``"0,75"``; blank is None."""
     if text is None:
         return None
+    if _PLAIN_NUMBER.match(text):
+        return Decimal(text)
     raw = text.strip()
     if not raw or raw.lower() in ("null", "none", "n/a", "-"):
         return None
@@ -52,6 +55,8 @@ def parse_decimal(text: str | None) -> Decimal | None:
 
 def parse_count(text: str | None) -> int | None:
     """Read a whole-number cell (token or request counts)."""
+    if text is not None and text.isdigit():
+        return int(text)
     value = parse_decimal(text)
     if value is None:
         return None

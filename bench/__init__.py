@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench --people 10000 --days 365`` writes BENCHMARKS.md."""

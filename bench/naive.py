@@ -1,0 +1,120 @@
+"""The same team answer the way it is done without aispend: GROUP BY over raw
+per-request rows in a gateway-style spend-log table (indexed on start time)."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import text
+
+from bench.generate import Org, _team_layout, person_days
+from bench.measure import Timings, timed_calls
+from usage.periods import month_period, week_period
+
+MAX_ROWS_PER_LINE = 6
+
+CREATE = """
+CREATE TABLE naive_spend_logs (
+    request_id TEXT PRIMARY KEY,
+    start_time TIMESTAMP NOT NULL,
+    user_email TEXT NOT NULL,
+    team_id INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    spend NUMERIC NOT NULL
+)
+"""
+INDEX = "CREATE INDEX ix_naive_spend_logs_start ON naive_spend_logs (start_time)"
+
+
+async def fill_naive(engine, org: Org, *, price_of) -> int:
+    """Per-request rows for the same people and days as the aispend data."""
+    _, membership = _team_layout(org)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP TABLE IF EXISTS naive_spend_logs"))
+        await connection.execute(text(CREATE))
+    count = 0
+    rows = []
+    for person in range(org.people):
+        email = org.email(person)
+        for day, lines in person_days(org, person):
+            for tool, model, scale in lines:
+                requests = max(1, min(MAX_ROWS_PER_LINE, int(20 * scale)))
+                cost = price_of(model, scale) / requests
+                for n in range(requests):
+                    at = datetime.combine(day, time(9)) + timedelta(minutes=37 * n)
+                    rows.append(
+                        {
+                            "id": f"{email}|{day}|{tool}|{model}|{n}",
+                            "at": at,
+                            "email": email,
+                            "team": membership[person],
+                            "model": model,
+                            "tool": tool,
+                            "spend": round(cost, 6),
+                        }
+                    )
+        if len(rows) >= 50_000:
+            count += await _insert(engine, rows)
+            rows = []
+    count += await _insert(engine, rows)
+    async with engine.begin() as connection:
+        await connection.execute(text(INDEX))
+        await connection.execute(text("ANALYZE naive_spend_logs"))
+    return count
+
+
+async def _insert(engine, rows) -> int:
+    if not rows:
+        return 0
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO naive_spend_logs "
+                "VALUES (:id, :at, :email, :team, :model, :tool, :spend)"
+            ),
+            rows,
+        )
+    return len(rows)
+
+
+async def naive_team_timings(engine, org: Org, *, calls: int) -> Timings:
+    """The team answer's figures (period by tool and model, eight weeks of daily
+    totals for the usual, the month to date) straight from raw rows."""
+    _, membership = _team_layout(org)
+    teams = sorted(set(membership.values()))
+    today = org.end - timedelta(days=1)
+    week = week_period(today - timedelta(days=7))
+    month = month_period(today.year, today.month)
+    usual_start = week.previous(8).start
+    rng = random.Random(5)
+
+    def at(day) -> datetime:
+        return datetime.combine(day, time(0))
+
+    async def one(_index: int) -> None:
+        team = rng.choice(teams)
+        async with engine.connect() as connection:
+            await connection.execute(
+                text(
+                    "SELECT tool, model, SUM(spend) FROM naive_spend_logs WHERE team_id = :t "
+                    "AND start_time >= :a AND start_time < :b GROUP BY tool, model"
+                ),
+                {"t": team, "a": at(week.start), "b": at(week.end)},
+            )
+            for start, end in (
+                (usual_start, week.start),
+                (month.start, today + timedelta(days=1)),
+            ):
+                await connection.execute(
+                    text(
+                        "SELECT date(start_time), SUM(spend) FROM naive_spend_logs "
+                        "WHERE team_id = :t AND start_time >= :a AND start_time < :b "
+                        "GROUP BY date(start_time)"
+                    ),
+                    {"t": team, "a": at(start), "b": at(end)},
+                )
+
+    await one(0)
+    return await timed_calls(one, calls)

@@ -1,0 +1,224 @@
+"""The benchmark run: which organisations to build, what to time, and the report."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+
+from bench import answers, ingest, naive
+from bench.generate import Org, fill
+from bench.measure import Stopwatch
+from bench.report import Report
+from usage.db import make_engine, make_sessionmaker
+from usage.migrate import upgrade_engine
+from usage.pricing import Tokens, load_price_table
+from usage.settings import file_settings
+
+logger = logging.getLogger(__name__)
+
+ANSWER_P95_MS = 50
+YEAR_OVER_MONTH = 1.5
+NAIVE_FACTOR = 50
+INGEST_RATIO = 3
+
+
+@dataclass(frozen=True)
+class Plan:
+    people: int
+    days: int
+    calls: int
+    naive_people: int
+    ingest_rows: int
+    postgres: str
+    workdir: Path
+    end: object = None
+
+    @classmethod
+    def from_args(cls, args) -> Plan:
+        return cls(
+            args.people,
+            args.days,
+            args.calls,
+            args.naive_people,
+            args.ingest_rows,
+            args.postgres,
+            args.workdir,
+        )
+
+    @classmethod
+    def quick(cls, args) -> Plan:
+        return cls(200, 60, 50, 50, 5_000, args.postgres, args.workdir)
+
+    @property
+    def last_day(self):
+        return self.end or datetime.now(UTC).date()
+
+
+@asynccontextmanager
+async def database(plan: Plan, backend: str, name: str) -> AsyncIterator:
+    """A fresh, migrated database: a SQLite file, or a schema of its own on PostgreSQL."""
+    if backend == "sqlite":
+        plan.workdir.mkdir(parents=True, exist_ok=True)
+        path = plan.workdir / f"{name}.db"
+        _remove_sqlite_files(path)
+        engine = make_engine(f"sqlite:///{path}")
+        try:
+            await upgrade_engine(engine)
+            yield engine
+        finally:
+            await engine.dispose()
+        return
+    schema = f"bench_{name}_{uuid.uuid4().hex[:6]}"
+    admin = make_engine(plan.postgres)
+    async with admin.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(f"{plan.postgres}?options=-csearch_path%3D{schema}")
+    try:
+        await upgrade_engine(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+def _remove_sqlite_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+async def _postgres_available(url: str) -> bool:
+    if not url:
+        return False
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        logger.warning("no PostgreSQL at the given URL; measuring SQLite only")
+        return False
+    finally:
+        await engine.dispose()
+
+
+async def _build(engine, org: Org) -> tuple[int, float]:
+    sessions = make_sessionmaker(engine)
+    settings = file_settings({})
+    with Stopwatch() as watch:
+        rows = await fill(sessions, org, settings=settings, prices=load_price_table())
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as connection:
+            await connection.execute(text("ANALYZE"))
+    else:
+        async with engine.begin() as connection:
+            await connection.execute(text("ANALYZE"))
+    return rows, watch.seconds
+
+
+async def _answers(plan: Plan, backend: str, report: Report) -> None:
+    end = plan.last_day + timedelta(days=1)
+    year = Org(plan.people, plan.days, end)
+    month = Org(plan.people, 30, end)
+    async with database(plan, backend, "year") as engine:
+        rows, seconds = await _build(engine, year)
+        report.notes.append(
+            f"- {backend}: {plan.people:,} people x {plan.days} days = {rows:,} usage rows "
+            f"written through the import path in {seconds:.0f} s."
+        )
+        year_times = await answers.answer_timings(
+            make_sessionmaker(engine), year, calls=plan.calls
+        )
+    async with database(plan, backend, "month") as engine:
+        await _build(engine, month)
+        month_times = await answers.answer_timings(
+            make_sessionmaker(engine), month, calls=plan.calls
+        )
+    for name, timing in year_times.items():
+        report.add(
+            f"`{name}` answer, {plan.people:,} people x {plan.days} days, {backend} "
+            f"({plan.calls} calls)",
+            f"p95 <= {ANSWER_P95_MS} ms",
+            timing.summary(),
+            timing.p95 <= ANSWER_P95_MS,
+        )
+    for name, timing in year_times.items():
+        ratio = timing.p95 / month_times[name].p95
+        report.add(
+            f"`{name}` p95 at {plan.days} days over 30 days, {backend}",
+            f"<= {YEAR_OVER_MONTH}",
+            f"{ratio:.2f} ({timing.p95:.1f} / {month_times[name].p95:.1f} ms)",
+            ratio <= YEAR_OVER_MONTH,
+        )
+
+
+async def _naive(plan: Plan, backend: str, report: Report) -> None:
+    org = Org(plan.naive_people, plan.days, plan.last_day + timedelta(days=1))
+    prices = load_price_table()
+
+    def price_of(model: str, scale: float) -> float:
+        base = int(200_000 * scale)
+        tokens = Tokens(
+            input=base, cache_read=base * 3, cache_write_5m=base // 8, output=base // 10
+        )
+        return float(prices.cost(model, tokens, long_context=False))
+
+    async with database(plan, backend, "naive") as engine:
+        await _build(engine, org)
+        raw = await naive.fill_naive(engine, org, price_of=price_of)
+        ours = (
+            await answers.answer_timings(
+                make_sessionmaker(engine), org, calls=plan.calls
+            )
+        )["team"]
+        theirs = await naive.naive_team_timings(
+            engine, org, calls=max(20, plan.calls // 10)
+        )
+    factor = theirs.p50 / ours.p50
+    report.add(
+        f"team answer vs GROUP BY over {raw:,} raw request rows "
+        f"({plan.naive_people:,} people x {plan.days} days), {backend}",
+        f">= {NAIVE_FACTOR}x faster",
+        f"{factor:.0f}x (p50 {ours.p50:.1f} ms vs {theirs.p50:.1f} ms)",
+        factor >= NAIVE_FACTOR,
+    )
+
+
+async def _ingest(plan: Plan, backend: str, report: Report) -> None:
+    plan.workdir.mkdir(parents=True, exist_ok=True)
+    path = plan.workdir / f"litellm-{plan.ingest_rows}.csv"
+    if not path.exists():
+        ingest.write_export(path, plan.ingest_rows)
+    async with database(plan, backend, "ingest") as engine:
+        result = await ingest.ingest_speed(make_sessionmaker(engine), path)
+    report.add(
+        f"ingest of a {plan.ingest_rows:,}-row LiteLLM export, {backend}",
+        f"time / csv read <= {INGEST_RATIO} (stretch)",
+        f"{result.rows_per_second:,.0f} rows/s; {result.seconds:.1f} s vs "
+        f"{result.csv_seconds:.2f} s = {result.ratio:.0f}x",
+        result.ratio <= INGEST_RATIO,
+    )
+
+
+async def run(plan: Plan) -> Report:
+    report = Report("aispend benchmarks")
+    backends = ["sqlite"]
+    if await _postgres_available(plan.postgres):
+        backends.append("postgresql")
+    report.setup.append(
+        f"`python -m bench --people {plan.people} --days {plan.days} --calls {plan.calls}` "
+        f"on {', '.join(backends)}."
+    )
+    for backend in backends:
+        await _answers(plan, backend, report)
+        await _naive(plan, backend, report)
+        await _ingest(plan, backend, report)
+    return report
