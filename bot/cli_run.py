@@ -1,7 +1,9 @@
 """CLI: ``aispend run``, the bot in Socket Mode or HTTP mode, or the local console.
 
 Without Slack tokens it starts the console, which reads ``/aispend …`` lines
-from stdin as the person given by ``--as`` and prints the answers.
+from stdin as the person given by ``--as`` and prints the answers. With them,
+the same process also runs the scheduler (digests, nudges, alerts) unless told
+not to; several processes may run it, the database lease picks one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from bot.context import open_database
 from bot.services import Services
 from bot.slack_client import DeliveryStopped, SlackClient, SlackError
 from usage.errors import ConfigError, UserError
+from usage.models import utcnow
 from usage.settings import file_settings
 
 logger = logging.getLogger(__name__)
@@ -46,6 +49,12 @@ def register(subparsers) -> None:
         "--port", type=int, default=DEFAULT_PORT, help="HTTP port (0: any)"
     )
     run.add_argument("--host", default="0.0.0.0", help="HTTP address to listen on")
+    run.add_argument(
+        "--no-scheduler",
+        dest="scheduler",
+        action="store_false",
+        help="do not run the digest and nudge scheduler in this process",
+    )
     run.add_argument("--as", dest="email", metavar="EMAIL", help="console: who asks")
     run.add_argument(
         "--today",
@@ -105,11 +114,36 @@ async def run_bot(args) -> int:
             bot_user_id=bot_user_id,
             socket_mode=mode == "socket",
         )
-        if mode == "socket":
-            await _serve_socket(app, app_token)
-        else:
-            await _serve_http(app, host=args.host, port=args.port)
+        stop = _stop_event()
+        background = _start_scheduler(sessions, slack, stop) if args.scheduler else None
+        try:
+            if mode == "socket":
+                await _serve_socket(app, app_token, stop)
+            else:
+                await _serve_http(app, host=args.host, port=args.port, stop=stop)
+        finally:
+            stop.set()
+            if background is not None:
+                await background
     return 0
+
+
+def _start_scheduler(sessions, slack: SlackClient, stop: asyncio.Event) -> asyncio.Task:
+    """Digests, nudges and alerts, in the background; only the lease holder sends."""
+    from bot.delivery import Deliverer
+    from bot.scheduler import Scheduler
+
+    async def pause(seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+    scheduler = Scheduler(
+        sessions=sessions,
+        deliverer=Deliverer(sessions=sessions, client=slack),
+        clock=utcnow,
+        sleep=pause,
+    )
+    return asyncio.create_task(scheduler.run(stop))
 
 
 async def _console(args) -> int:
@@ -123,9 +157,7 @@ async def _console(args) -> int:
     zone = settings.reporting_zone
 
     def today():
-        from datetime import UTC, datetime
-
-        return given or datetime.now(UTC).astimezone(zone).date()
+        return given or utcnow().astimezone(zone).date()
 
     async with open_database() as sessions:
         return await run_console(
@@ -167,8 +199,7 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-async def _serve_http(app, *, host: str, port: int) -> None:
-    stop = _stop_event()
+async def _serve_http(app, *, host: str, port: int, stop: asyncio.Event) -> None:
     runner, bound = await server.start(app, host=host, port=port)
     print(
         f"aispend: listening on http://{host}:{bound}{server.EVENTS_PATH}", flush=True
@@ -180,10 +211,9 @@ async def _serve_http(app, *, host: str, port: int) -> None:
         logger.info("HTTP server stopped")
 
 
-async def _serve_socket(app, app_token: str) -> None:
+async def _serve_socket(app, app_token: str, stop: asyncio.Event) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    stop = _stop_event()
     handler = AsyncSocketModeHandler(app, app_token)
     await handler.connect_async()
     print("aispend: connected to Slack in Socket Mode", flush=True)

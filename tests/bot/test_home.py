@@ -110,3 +110,14 @@ async def test_a_team_named_like_a_broadcast_pings_nobody_on_home(running_bot):
     shown = texts_of(call.body["view"])
     assert "<!channel>" not in shown
     assert "&lt;!channel&gt; &amp; co" in shown
+
+
+async def test_a_rate_limited_publish_waits_out_retry_after_then_succeeds(running_bot):
+    running_bot.fake.rate_limit("views.publish", on_calls={1}, retry_after=30)
+
+    await running_bot.event(home_opened("U0NW00004"), event_id="Ev0LIMITED")
+    await settle()
+
+    calls = running_bot.fake.calls_to("views.publish")
+    assert len(calls) == 2
+    assert running_bot.clock.slept == [30]
