@@ -268,6 +268,9 @@ async def _set(ctx: AskContext, words: list[str]) -> Message:
 
 
 async def _store(ctx: AskContext, name: str, value: Any) -> Message:
+    # TODO: admin changes wait SQLite's full busy timeout while an import writes,
+    # then fail with the generic error, because only personal settings use the
+    # bounded write of usage.prefs; nothing is half-saved either way.
     old = ctx.settings.get(name)
     await store_setting(ctx.session, key=name, value=value, actor=ctx.asker.email)
     await ctx.session.commit()
