@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+import os
+import tempfile
+from contextlib import contextmanager
+from datetime import date
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -14,9 +18,7 @@ from usage.db import session_scope
 from usage.directory import import_directory
 from usage.ingest import ingest_litellm_file, ingest_spreadsheet
 from usage.models import Person
-from usage.pricing import PriceTable, load_price_table, to_micros
-from usage.settings import load_settings
-from usage.store import ImportReport, OutputRow, UsageRow, UsageWriter
+from usage.pricing import PriceTable, load_price_table
 
 MICROS = Decimal(1_000_000)
 GATEWAY_AND_SHEET = ("api-gateway", "vertex-ai")
@@ -63,94 +65,69 @@ async def load_gateway_and_sheet(db):
     return gateway, sheet
 
 
-# -- seeded figures for sources not imported here ------------------------------
-#
-# Tools whose connectors are not part of this project yet (claude-code, cursor,
-# openai-api, anthropic-api) and the output counts (merged PRs, Claude Code
-# activity) are SEEDED from expected.json: one labelled row per person, tool and
-# day (each week's figure spread evenly over its seven days), written through
-# UsageWriter under the source ``seed-expected``, with the source's cost and no
-# tokens. The directory, the LiteLLM export and the spreadsheet are imported
-# for real.
-
-SEED_SOURCE = "seed-expected"
-SEED_MODELS = {
-    "claude-code": "claude-sonnet-4-5",
-    "anthropic-api": "claude-sonnet-4-5",
-    "openai-api": "gpt-5",
-    "cursor": "gpt-5",
-}
-
-
-def week_days(week: str) -> list[date]:
-    year, number = week.split("-W")
-    monday = date.fromisocalendar(int(year), int(number), 1)
-    return [monday + timedelta(days=n) for n in range(7)]
+@contextmanager
+def northwind_prices():
+    """Point the settings at the fixture's price map while the pulls run."""
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "aispend.toml"
+        config.write_text(
+            f'[pricing]\nprice_table = "{(NORTHWIND / "prices.json").as_posix()}"\n'
+        )
+        before = os.environ.get("AISPEND_CONFIG")
+        os.environ["AISPEND_CONFIG"] = str(config)
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("AISPEND_CONFIG", None)
+            else:
+                os.environ["AISPEND_CONFIG"] = before
 
 
-def _spread(amount: Decimal, parts: int) -> list[Decimal]:
-    micros = to_micros(amount)
-    share, rest = divmod(micros, parts)
-    return [
-        Decimal(share + (1 if n < rest else 0)) / Decimal(1_000_000)
-        for n in range(parts)
-    ]
+async def pull_connectors(sessions) -> None:
+    """Every vendor connector over the Northwind month, from in-process fakes."""
+    from tests.sources.fakes import (
+        KEY,
+        FakeAnthropic,
+        FakeCursor,
+        FakeGitHub,
+        FakeOpenAI,
+        Sleeps,
+        fixed_clock,
+    )
+    from usage.sources import anthropic, claude_code, cursor, github, openai
+
+    window = {
+        "since": date(2026, 11, 2),
+        "until": date(2026, 11, 29),
+        "clock": fixed_clock(),
+    }
+    options = {"api_key": KEY, "base_url": "http://vendor.test", "sleep": Sleeps()}
+
+    def api(module, fake):
+        return module.client(transport=fake.transport(), **options)
+
+    async with api(anthropic, FakeAnthropic()) as client:
+        await anthropic.ingest_usage(sessions, api=client, **window)
+    async with api(anthropic, FakeAnthropic()) as client:
+        await claude_code.ingest(sessions, api=client, **window)
+    async with api(openai, FakeOpenAI()) as client:
+        await openai.ingest_usage(sessions, api=client, **window)
+    async with api(cursor, FakeCursor()) as client:
+        await cursor.ingest(sessions, api=client, page_size=100, **window)
+    options["base_url"] = "http://github.test"
+    async with api(github, FakeGitHub()) as client:
+        await github.ingest(sessions, api=client, org="northwind", **window)
 
 
-def seeded_rows(figures: dict) -> tuple[list[UsageRow], list[OutputRow]]:
-    usage, output = [], []
-    for week, data in figures["weeks"].items():
-        days = week_days(week)
-        for email, person in data["people"].items():
-            for tool, amount in person["by_tool"].items():
-                if tool in GATEWAY_AND_SHEET:
-                    continue
-                for day, part in zip(days, _spread(Decimal(amount), 7), strict=True):
-                    usage.append(
-                        UsageRow(
-                            source_key=f"{email}|{tool}|{day}",
-                            identity=email,
-                            tool=tool,
-                            model=SEED_MODELS[tool],
-                            day=day,
-                            source_cost=part,
-                            price_from_tokens=False,
-                            location=f"seed {week} {email} {tool}",
-                        )
-                    )
-            for metric, value in person["output"].items():
-                output.append(
-                    OutputRow(
-                        source_key=f"{email}|{metric}|{week}",
-                        identity=email,
-                        day=days[0],
-                        metric=metric,
-                        value=value,
-                    )
-                )
-    return usage, output
-
-
-async def load_northwind(db, *, seed: bool = True) -> PriceTable:
-    """Import the Northwind directory and files; seed the rest (see module doc)."""
-    await load_gateway_and_sheet(db)
-    prices = load_price_table(NORTHWIND / "prices.json")
-    if seed:
-        usage, output = seeded_rows(expected())
-        async with db.sessions() as session, session.begin():
-            settings = await load_settings(session)
-            report = ImportReport(source=SEED_SOURCE, origin="expected.json")
-            writer = await UsageWriter.open(
-                session,
-                source=SEED_SOURCE,
-                settings=settings,
-                prices=prices,
-                report=report,
-            )
-            await writer.add_usage(usage)
-            await writer.add_output(output)
-            await writer.finish()
-    return prices
+async def load_northwind(db) -> PriceTable:
+    """The whole Northwind month: the directory, the LiteLLM export and the
+    spreadsheet through their importers, and every vendor connector through
+    an in-process fake of its API. Returns the fixture's price table."""
+    with northwind_prices():
+        await load_gateway_and_sheet(db)
+        await pull_connectors(db.sessions)
+    return load_price_table(NORTHWIND / "prices.json")
 
 
 # Thursday of ISO week 2026-W47, inside the fixtures' month.

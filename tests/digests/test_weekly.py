@@ -7,7 +7,7 @@ import pytest
 from digests.blocks import usd
 from digests.weekly import build_digest, render_digest
 from tests.blockkit import all_text, assert_valid_message
-from tests.northwind import expected, load_northwind
+from tests.northwind import expected, load_directory, load_northwind
 from usage.errors import UserError
 from usage.models import Person, Team, UsageRecord
 from usage.periods import iso_week
@@ -110,7 +110,7 @@ async def test_individuals_are_listed_alphabetically_only_when_privacy_allows(db
 
 
 async def test_someone_who_manages_no_team_gets_a_clear_answer(db):
-    await load_northwind(db, seed=False)
+    await load_directory(db)
 
     with pytest.raises(UserError, match="manages no team"):
         await digest_for(db, "ben.kowalski@northwind.test")

@@ -83,6 +83,7 @@ class FakeSlack:
         self.usergroups: dict[str, list[str]] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.tokens = {VALID_TOKEN: None}  # token -> error it now gets
+        self.hooks: dict[tuple[str, int], Callable[[], None]] = {}
         self._counts: dict[str, int] = {}
         self._ts = itertools.count(1)
         self._lock = threading.Condition()
@@ -174,6 +175,11 @@ class FakeSlack:
             )
         )
 
+    def after_call(self, method: str, number: int, hook: Callable[[], None]) -> None:
+        """Run ``hook`` once the Nth call to ``method`` took effect, before answering
+        (for example to kill the caller while Slack has done the work)."""
+        self.hooks[(method, number)] = hook
+
     def revoke(self, token: str = VALID_TOKEN, error: str = "token_revoked") -> None:
         with self._lock:
             self.tokens[token] = error
@@ -245,7 +251,11 @@ class FakeSlack:
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return 200, {}, {"ok": False, "error": "unknown_method"}
-        return 200, {}, handler(body)
+        payload = handler(body)
+        hook = self.hooks.pop((method, call.number), None)
+        if hook is not None:
+            hook()
+        return 200, {}, payload
 
     def _auth_test(self, body):
         return {"ok": True, "user_id": BOT_USER_ID, "team_id": TEAM_ID, "bot_id": "B01"}
