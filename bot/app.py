@@ -10,7 +10,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import home, settings_modal, slash
+from bot import home, nudge_actions, settings_modal, slash
 from bot.services import Services
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ def build_app(
     app.error(_log_error)
     for feature in (slash, home, settings_modal):
         feature.register(app, services)
+    nudge_actions.register(app, sessions=services.sessions, clock=services.clock)
     return app
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import update
 from commands.message import usd
 from tests.blockkit import assert_valid_message
 from tests.bot.conftest import start_bot, stop_bot
-from tests.bot.slack_requests import FORM, signed_headers, slash_body
+from tests.bot.slack_requests import FORM, block_action, signed_headers, slash_body
 from tests.conftest import NORTHWIND
 from tests.northwind import expected_team_week
 from usage.models import Team
@@ -135,3 +135,15 @@ async def test_optout_through_slack_is_saved_and_home_republished(running_bot):
 
     assert "no more spend nudges" in reply["text"]
     assert "off (you opted out)" in json.dumps(publish.body["view"])
+
+
+async def test_nudge_buttons_are_wired_into_the_app(running_bot):
+    payload = block_action("U0NW00004", "aispend_nudge_snooze")
+    payload["actions"][0]["value"] = "999999"
+    payload["response_url"] = running_bot.response_url
+
+    status, _ = await running_bot.interact(payload)
+    [reply] = await running_bot.answers()
+
+    assert status == 200
+    assert "no longer on record" in reply["text"]
