@@ -47,6 +47,8 @@ def register(app: AsyncApp, services: Services) -> None:
 
 async def first_delivery(services: Services, event_id: str | None) -> bool:
     """Record an event id; False when it was recorded before (a redelivery)."""
+    # TODO: a publish that fails after this is not retried by a redelivery,
+    # because the id is recorded first; the next visit publishes again.
     if not event_id:
         return True
     now = services.clock()
@@ -65,7 +67,12 @@ async def first_delivery(services: Services, event_id: str | None) -> bool:
 
 
 async def publish(services: Services, user_id: str) -> None:
-    """Build and publish ``user_id``'s Home tab; a Slack failure is logged, not raised."""
+    """Build and publish ``user_id``'s Home tab; a Slack failure is logged, not raised.
+
+    TODO: only the asker's own changes re-publish at once, because an admin's
+    change to someone else, or a nudge button, does not know their Home; the
+    next visit shows it.
+    """
     try:
         async with services.sessions() as session:
             asker = await person_for_slack_user(session, services.slack, user_id)
