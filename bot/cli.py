@@ -13,12 +13,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot import cli_ask, cli_core, cli_digests, cli_ingest, cli_sources
+from bot import cli_ask, cli_core, cli_digests, cli_ingest, cli_run, cli_sources
 from usage.errors import UserError
 
 logger = logging.getLogger(__name__)
 
-AREAS = (cli_core, cli_ingest, cli_ask, cli_sources, cli_digests)
+AREAS = (cli_core, cli_ingest, cli_ask, cli_sources, cli_digests, cli_run)
 QUIET_LOGGERS = (
     "sqlalchemy",
     "aiosqlite",

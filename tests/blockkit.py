@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from slack_sdk.models.blocks import Block
 
 
@@ -30,3 +32,19 @@ def all_text(message) -> str:
             text = item.get("text")
             parts.append(text["text"] if isinstance(text, dict) else text or "")
     return "\n".join(parts)
+
+
+MAX_VIEW_BLOCKS = 100
+MAX_VIEW_BYTES = 250_000
+
+
+def assert_valid_view(view: dict) -> None:
+    """A Home tab or modal: Block Kit, at most 100 blocks, under Slack's size limit."""
+    from slack_sdk.models.views import View
+
+    blocks = view.get("blocks") or []
+    assert 0 < len(blocks) <= MAX_VIEW_BLOCKS
+    for raw in blocks:
+        Block.parse(raw).validate_json()
+    View(**view).validate_json()
+    assert len(json.dumps(view).encode()) < MAX_VIEW_BYTES

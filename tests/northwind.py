@@ -11,10 +11,13 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
+from sqlalchemy import select
+
 from tests.conftest import NORTHWIND
 from usage.db import session_scope
 from usage.directory import import_directory
 from usage.ingest import ingest_litellm_file, ingest_spreadsheet
+from usage.models import Person
 from usage.pricing import PriceTable, load_price_table
 
 MICROS = Decimal(1_000_000)
@@ -125,3 +128,29 @@ async def load_northwind(db) -> PriceTable:
         await load_gateway_and_sheet(db)
         await pull_connectors(db.sessions)
     return load_price_table(NORTHWIND / "prices.json")
+
+
+# Thursday of ISO week 2026-W47, inside the fixtures' month.
+TODAY = date(2026, 11, 19)
+
+
+async def person(sessions, email: str) -> Person:
+    async with sessions() as session:
+        found = await session.execute(select(Person).where(Person.email == email))
+        return found.scalar_one()
+
+
+def expected_team_week(
+    data: dict, week: str, members: list[str], tools=None
+) -> Decimal:
+    """A team's total for a week from expected.json (only ``tools``, when given)."""
+    people = data["weeks"][week]["people"]
+    return sum(
+        (
+            Decimal(amount)
+            for email in members
+            for tool, amount in people.get(email, {}).get("by_tool", {}).items()
+            if tools is None or tool in tools
+        ),
+        Decimal(0),
+    )
