@@ -316,8 +316,8 @@ class Deliverer:
             channel = await self.client.open_dm(dm_user) if dm_user else entry.channel
             messages = await self.client.history(channel, limit=HISTORY_DEPTH)
         except (DeliveryStopped, SlackError) as exc:
-            # TODO: resend without proof because the token cannot read history
-            # (no im:history scope); a lost answer then means a duplicate.
+            # NOTE: an installation that removed the history scopes cannot
+            # confirm; the message is sent again rather than dropped.
             logger.warning(
                 "ledger entry %d: cannot read history (%s); sending again",
                 entry.id,

@@ -27,6 +27,10 @@ BOT_SCOPES = {
     "users:read",
     "users:read.email",
     "usergroups:read",
+    # conversations.open and conversations.history, to confirm an interrupted send
+    "im:write",
+    "im:history",
+    "channels:history",
 }
 
 
