@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from slack_sdk.models.blocks import Block
+from sqlalchemy import select
 
 from commands import answer, to_plain_text
 from commands.grammar import REGISTRY
@@ -267,3 +268,58 @@ async def test_every_answer_is_valid_block_kit(db, text):
     await load_gateway_and_sheet(db)
 
     assert_valid(await ask(db, MARIA, text))
+
+
+async def test_a_parent_team_shows_only_the_sub_teams_the_reader_may_see(db):
+    await load_gateway_and_sheet(db)
+
+    text = to_plain_text(await ask(db, BEN, "team engineering 2026-W48"))
+
+    assert "• platform: $" in text
+    assert "payments" not in text and "mobile" not in text
+    assert "• other teams and members: $" in text
+
+
+async def test_a_manager_sees_sub_teams_but_not_a_two_person_remainder(db):
+    await load_gateway_and_sheet(db)
+
+    aggregate = to_plain_text(
+        await ask(db, "jordan.blake@northwind.test", "team 2026-W48")
+    )
+    async with session_scope(db.sessions) as session:
+        await store_setting(
+            session, key="privacy.manager_view", value="individuals", actor=HANA
+        )
+    individuals = to_plain_text(
+        await ask(db, "jordan.blake@northwind.test", "team 2026-W48")
+    )
+
+    for name in ("mobile", "payments", "platform"):
+        assert f"• {name}: $" in aggregate
+    assert "direct members of engineering" not in aggregate  # Jordan and Hana only
+    assert "direct members of engineering" in individuals
+
+
+async def test_a_team_too_small_to_hide_anyone_is_refused_and_left_out(db, tmp_path):
+    await load_gateway_and_sheet(db)
+    async with session_scope(db.sessions) as session:
+        tree_parent = (
+            await session.execute(select(Team).where(Team.name == "platform"))
+        ).scalar_one()
+        solo = Team(name="solo", parent_id=tree_parent.id)
+        session.add(solo)
+        await session.flush()
+        ana = await person_by_email(session, "ana.ruiz@northwind.test")
+        ana.team_id = solo.id
+    from usage.rollups import rebuild_teams
+
+    async with session_scope(db.sessions) as session:
+        await rebuild_teams(session)
+
+    platform = to_plain_text(await ask(db, BEN, "team platform 2026-W48"))
+    by_ben = to_plain_text(await ask(db, BEN, "team solo 2026-W48"))
+    by_ana = to_plain_text(await ask(db, "ana.ruiz@northwind.test", "team 2026-W48"))
+
+    assert "solo" not in platform.split("Sub-teams")[-1].split("What it went with")[0]
+    assert "fewer than 3 people" in by_ben
+    assert "fewer than 3 people" in by_ana
