@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bench import answers, ingest, naive
+from bench import answers, ingest, naive, slack
 from bench.generate import Org, fill
 from bench.measure import Stopwatch
 from bench.report import Report
@@ -27,6 +27,10 @@ ANSWER_P95_MS = 50
 YEAR_OVER_MONTH = 1.5
 NAIVE_FACTOR = 50
 INGEST_RATIO = 3
+DIGEST_MS = 20
+ACK_P99_MS = 100
+PEAK_MB = 200
+DELIVERY_RATIO = 1.5
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class Plan:
     postgres: str
     workdir: Path
     end: object = None
+    digests: int = 1000
+    http_rounds: int = 20
 
     @classmethod
     def from_args(cls, args) -> Plan:
@@ -54,7 +60,7 @@ class Plan:
 
     @classmethod
     def quick(cls, args) -> Plan:
-        return cls(200, 60, 50, 50, 5_000, args.postgres, args.workdir)
+        return cls(200, 60, 50, 50, 5_000, args.postgres, args.workdir, None, 20, 2)
 
     @property
     def last_day(self):
@@ -137,6 +143,10 @@ async def _answers(plan: Plan, backend: str, report: Report) -> None:
         year_times = await answers.answer_timings(
             make_sessionmaker(engine), year, calls=plan.calls
         )
+        await _digests(plan, backend, engine, year, report)
+        if backend == "sqlite":
+            await _bot(plan, engine, year, report)
+            await _delivery(plan, engine, year, report)
     async with database(plan, backend, "month") as engine:
         await _build(engine, month)
         month_times = await answers.answer_timings(
@@ -158,6 +168,58 @@ async def _answers(plan: Plan, backend: str, report: Report) -> None:
             f"{ratio:.2f} ({timing.p95:.1f} / {month_times[name].p95:.1f} ms)",
             ratio <= YEAR_OVER_MONTH,
         )
+
+
+async def _digests(plan: Plan, backend: str, engine, org: Org, report: Report) -> None:
+    timings, managers = await slack.digest_timings(
+        make_sessionmaker(engine), org, count=plan.digests
+    )
+    report.add(
+        f"{plan.digests:,} manager digests computed and rendered ({managers} managers, "
+        f"{org.people:,} people), {backend}",
+        f"<= {DIGEST_MS} ms each",
+        f"mean {timings.mean:.1f} ms; {timings.summary()}",
+        timings.p95 <= DIGEST_MS,
+    )
+
+
+async def _bot(plan: Plan, engine, org: Org, report: Report) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    result = await slack.bot_under_load(url, org, rounds=plan.http_rounds)
+    report.add(
+        f"signed `/aispend` to `aispend run --http`, 50 at a time, {plan.http_rounds * 50:,} "
+        "requests, fake Slack on loopback",
+        f"ack p99 <= {ACK_P99_MS} ms; answers never >= 3 s",
+        f"ack {result.acks.summary()}; answer {result.answers.summary()}",
+        result.acks.p99 <= ACK_P99_MS and result.answers.p99 < 3000,
+    )
+    report.add(
+        "load: 200 concurrent slash commands and 50 concurrent Home tab opens",
+        "none fails, none over 3 s",
+        f"{result.failures} failed; slowest {result.worst_ms:.0f} ms; "
+        f"{result.extra['home_published']} Home tabs published",
+        result.failures == 0 and result.worst_ms < 3000,
+    )
+    report.add(
+        f"peak memory of the bot serving the {org.people:,}-person org (VmHWM)",
+        f"<= {PEAK_MB} MB",
+        f"{result.peak_rss_mb:.0f} MB",
+        result.peak_rss_mb <= PEAK_MB,
+    )
+
+
+async def _delivery(plan: Plan, engine, org: Org, report: Report) -> None:
+    result = await slack.delivery_run(
+        make_sessionmaker(engine), org, count=plan.digests
+    )
+    report.add(
+        f"{result.delivered:,} digests delivered to a fake Slack with 50 ms latency and "
+        "two 429s (Retry-After 2 s)",
+        f"wall / minimum <= {DELIVERY_RATIO}, each delivered once",
+        f"{result.seconds:.1f} s / {result.minimum_seconds:.1f} s = {result.ratio:.2f}; "
+        f"{result.duplicates} sent twice ({result.api_calls:,} Web API calls)",
+        result.ratio <= DELIVERY_RATIO and result.duplicates == 0,
+    )
 
 
 async def _naive(plan: Plan, backend: str, report: Report) -> None:

@@ -74,7 +74,7 @@ async def publish(services: Services, user_id: str) -> None:
     next visit shows it.
     """
     try:
-        async with services.sessions() as session:
+        async with services.slot(), services.sessions() as session:
             asker = await person_for_slack_user(session, services.slack, user_id)
             view = await home_view(
                 session,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,16 @@ class Services:
     clock: Clock = utcnow
     settings: Settings = field(default_factory=file_settings)
     admin_group: AdminGroup | None = None
+    # Answers computed at once. Each is CPU work on the event loop; letting a
+    # burst of them run together makes every ack (due within 3 s) wait its turn.
+    answer_slots: int = 4
+    _slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
+
+    def slot(self) -> asyncio.Semaphore:
+        """The semaphore that answers and Home views take before they are computed."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.answer_slots)
+        return self._slots
 
     def __post_init__(self) -> None:
         if self.admin_group is None:

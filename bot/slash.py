@@ -30,7 +30,8 @@ def listener(services: Services):
 
     async def aispend(ack, body, respond) -> None:
         await ack()  # first, before any database or Web API call
-        message = await run_command(services, body)
+        async with services.slot():
+            message = await run_command(services, body)
         if message is not None:
             await respond(**reply(message))
 

@@ -22,19 +22,19 @@ from digests.schedule import week_key
 from usage import ledger
 from usage.directory import TeamTree, require_person
 from usage.errors import UserError
-from usage.models import LedgerEntry, Person, PersonPrefs, Team
+from usage.models import LedgerEntry, Person, PersonPrefs, SpendRollup, Team
 from usage.periods import Period
 from usage.settings import Settings
 from usage.spend import (
     Gap,
     Scope,
     SpendSummary,
+    budget_reference_day,
     daily_totals,
     first_usage_day,
     fold_hidden_lines,
-    output_totals,
+    output_by_day,
     spend_summary,
-    tool_caps,
     unattributed_usage,
 )
 
@@ -140,15 +140,19 @@ async def _team_digest(session, tree, team, period, today, settings) -> TeamDige
         if first is not None
     ]
     recent = earlier[-AVERAGE_WEEKS:]
+    pr_weeks = weeks[-PR_TREND_WEEKS:]
+    merged = await output_by_day(
+        session,
+        scope=scope,
+        metric="prs_merged",
+        start=pr_weeks[0].start,
+        end=period.end,
+    )
     cost_per_pr = []
-    for week, total in zip(
-        weeks[-PR_TREND_WEEKS:], trend[-PR_TREND_WEEKS:], strict=True
-    ):
-        prs = (await output_totals(session, scope=scope, period=week)).get(
-            "prs_merged", 0
-        )
+    for week, total in zip(pr_weeks, trend[-PR_TREND_WEEKS:], strict=True):
+        prs = sum(v for d, v in merged.items() if week.contains(d))
         cost_per_pr.append(total // prs if prs else None)
-    members = await _members(session, tree, team)
+    team_ids = tree.subtree(team.id)
     return TeamDigest(
         team=team,
         summary=summary,
@@ -164,11 +168,11 @@ async def _team_digest(session, tree, team, period, today, settings) -> TeamDige
             multiple=spike_multiple(settings, team.id),
             floor_usd=settings.get("alerts.spike_floor_usd") or 0,
         ),
-        nudges_sent=await _nudges_sent(session, members, period),
-        opted_out=await _opted_out(session, members),
-        near_cap=await _near_cap(session, members, period, today, settings),
+        nudges_sent=await _nudges_sent(session, team_ids, period),
+        opted_out=await _opted_out(session, team_ids),
+        near_cap=await _near_cap(session, team_ids, period, today, settings),
         cap_share=float(settings.get("nudges.tool_cap_share") or 0.8),
-        people=await _people(session, members, period, settings),
+        people=await _people(session, tree, team, period, settings),
     )
 
 
@@ -202,10 +206,14 @@ async def _members(session, tree: TeamTree, team: Team) -> list[Person]:
     return list(found.scalars())
 
 
-async def _nudges_sent(session, members: list[Person], period: Period) -> int:
-    emails = [person.email for person in members]
-    if not emails:
-        return 0
+def _in_teams(team_ids: list[int]):
+    return select(Person.id).where(
+        Person.team_id.in_(team_ids), Person.active.is_(True)
+    )
+
+
+async def _nudges_sent(session, team_ids: list[int], period: Period) -> int:
+    emails = select(Person.email).where(Person.id.in_(_in_teams(team_ids)))
     count = await session.execute(
         select(func.count()).where(
             LedgerEntry.kind == NUDGE_KIND,
@@ -217,32 +225,49 @@ async def _nudges_sent(session, members: list[Person], period: Period) -> int:
     return int(count.scalar() or 0)
 
 
-async def _opted_out(session, members: list[Person]) -> int:
-    ids = [person.id for person in members]
-    if not ids:
-        return 0
+async def _opted_out(session, team_ids: list[int]) -> int:
     count = await session.execute(
         select(func.count()).where(
-            PersonPrefs.person_id.in_(ids), PersonPrefs.nudges_opt_out.is_(True)
+            PersonPrefs.person_id.in_(_in_teams(team_ids)),
+            PersonPrefs.nudges_opt_out.is_(True),
         )
     )
     return int(count.scalar() or 0)
 
 
-async def _near_cap(session, members, period, today, settings) -> int:
+async def _near_cap(session, team_ids: list[int], period, today, settings) -> int:
+    """People whose month-to-date spend on some tool passed the cap share (one query)."""
     share = float(settings.get("nudges.tool_cap_share") or 0.8)
-    count = 0
-    for person in members:
-        caps = await tool_caps(
-            session, person_id=person.id, period=period, today=today, settings=settings
+    cap_usd = settings.get("nudges.tool_cap_usd") or 0
+    if not cap_usd:
+        return 0
+    threshold = int(float(cap_usd) * share * 1_000_000)
+    as_of = budget_reference_day(period, today)
+    r = SpendRollup
+    per_tool = (
+        select(r.scope_id)
+        .join(Person, Person.id == r.scope_id)
+        .where(
+            r.scope_kind == "person",
+            Person.team_id.in_(team_ids),
+            Person.active.is_(True),
+            r.day >= as_of.replace(day=1),
+            r.day <= as_of,
         )
-        count += any(cap.share >= share for cap in caps)
-    return count
+        .group_by(r.scope_id, r.tool)
+        .having(func.sum(r.cost_micros) >= threshold)
+        .subquery()
+    )
+    count = await session.execute(
+        select(func.count(func.distinct(per_tool.c.scope_id)))
+    )
+    return int(count.scalar() or 0)
 
 
-async def _people(session, members, period, settings) -> list[PersonLine] | None:
+async def _people(session, tree, team, period, settings) -> list[PersonLine] | None:
     if settings.get("privacy.manager_view") != "individuals":
         return None
+    members = await _members(session, tree, team)
     lines = []
     for person in sorted(members, key=lambda p: (p.name.lower(), p.email)):
         summary = await spend_summary(

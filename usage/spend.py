@@ -307,6 +307,21 @@ async def output_totals(
     return {metric: int(value or 0) for metric, value in rows}
 
 
+async def output_by_day(
+    session: AsyncSession, *, scope: Scope, metric: str, start: date, end: date
+) -> dict[date, int]:
+    """One output count per day in [start, end) for ``scope``."""
+    o = OutputRollup
+    rows = await session.execute(
+        select(o.day, func.sum(o.value))
+        .where(
+            *_scope_filter(o, scope), o.metric == metric, o.day >= start, o.day < end
+        )
+        .group_by(o.day)
+    )
+    return {day: int(value or 0) for day, value in rows}
+
+
 async def freshness(session: AsyncSession) -> Freshness:
     """How recent the data is: the newest day any source covers, and each source's state."""
     states = (

@@ -1,0 +1,325 @@
+"""The bot under load, digests computed, and digests delivered: measured against
+the local fake Slack Web API (tests/fakes/slack.py) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+from sqlalchemy import select
+
+from bench.generate import Org
+from bench.measure import Stopwatch, Timings
+from bot.delivery import Deliverer
+from bot.slack_client import SlackClient
+from digests.weekly import build_digest, managers, plan_digests, render_digest
+from tests.bot.slack_requests import (
+    FORM,
+    JSON,
+    SIGNING_SECRET,
+    event_body,
+    home_opened,
+    signed_headers,
+    slash_body,
+)
+from tests.fakes.slack import VALID_TOKEN, FakeSlack
+from usage.models import Person
+from usage.periods import week_period
+from usage.settings import load_settings
+
+
+class TimedSlack(FakeSlack):
+    """The fake with a fixed latency per call and arrival times per method."""
+
+    def __init__(self, *, latency: float = 0.0) -> None:
+        super().__init__()
+        self.latency = latency
+        self.arrivals: dict[str, float] = {}
+
+    def answer(self, method, body, token):
+        self.arrivals[method] = time.perf_counter()
+        if self.latency:
+            time.sleep(self.latency)  # a slow network, on the fake's own thread
+        return super().answer(method, body, token)
+
+
+# -- the HTTP bot ---------------------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    acks: Timings
+    answers: Timings
+    failures: int
+    worst_ms: float
+    peak_rss_mb: float
+    extra: dict = field(default_factory=dict)
+
+
+async def _start_bot(database_url: str, fake: FakeSlack):
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        SLACK_BOT_TOKEN=VALID_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=fake.base_url,
+        NO_PROXY="127.0.0.1,localhost",
+    )
+    for name in (
+        "SLACK_APP_TOKEN",
+        "SLACK_CLIENT_ID",
+        "SLACK_CLIENT_SECRET",
+        "AISPEND_CONFIG",
+    ):
+        env.pop(name, None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        "--http",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--no-scheduler",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    line = (await asyncio.wait_for(process.stdout.readline(), timeout=60)).decode()
+    match = re.search(r"(http://\S+)", line)
+    if not match:
+        process.kill()
+        raise RuntimeError(f"the bot did not start: {line!r}")
+    return process, match[1]
+
+
+async def _wait_for_publishes(fake: FakeSlack, count: int, within: float = 20.0) -> int:
+    """Home tabs are published after the ack; wait for them (or give up)."""
+    deadline = time.perf_counter() + within
+    while time.perf_counter() < deadline:
+        published = len(fake.calls_to("views.publish"))
+        if published >= count:
+            return published
+        await asyncio.sleep(0.05)
+    return len(fake.calls_to("views.publish"))
+
+
+def _peak_rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+async def _wait_for_arrival(
+    fake: TimedSlack, method: str, within: float = 10.0
+) -> float | None:
+    deadline = time.perf_counter() + within
+    while time.perf_counter() < deadline:
+        if method in fake.arrivals:
+            return fake.arrivals[method]
+        await asyncio.sleep(0.002)
+    return None
+
+
+async def bot_under_load(
+    database_url: str, org: Org, *, rounds: int, concurrency: int = 50, homes: int = 50
+) -> LoadResult:
+    """Signed /aispend requests, ``concurrency`` at a time for ``rounds`` rounds,
+    then one burst of 200 commands and ``homes`` Home tab opens together."""
+    fake = TimedSlack()
+    fake.start()
+    process, url = await _start_bot(database_url, fake)
+    acks, answers, failures, worst = [], [], 0, 0.0
+    texts = ("me last week", "team last week", "org last week", "budget")
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def slash(index: int) -> None:
+                nonlocal failures, worst
+                method = f"answer-{index}"
+                body = slash_body(
+                    user_id=f"UB{index % org.people:07d}",
+                    text=texts[index % len(texts)],
+                    response_url=fake.base_url + method,
+                )
+                started = time.perf_counter()
+                async with http.post(
+                    url,
+                    data=body.encode(),
+                    headers=signed_headers(body, content_type=FORM),
+                ) as response:
+                    await response.read()
+                    acked = time.perf_counter()
+                    if response.status != 200:
+                        failures += 1
+                arrived = await _wait_for_arrival(fake, method)
+                if arrived is None:
+                    failures += 1
+                    return
+                acks.append((acked - started) * 1000)
+                answers.append((arrived - started) * 1000)
+                worst = max(worst, (arrived - started) * 1000)
+
+            async def home(index: int) -> None:
+                nonlocal failures, worst
+                user = f"UB{index % org.people:07d}"
+                body = event_body(home_opened(user), event_id=f"EvBench{index}")
+                started = time.perf_counter()
+                async with http.post(
+                    url,
+                    data=body.encode(),
+                    headers=signed_headers(body, content_type=JSON),
+                ) as response:
+                    await response.read()
+                    if response.status != 200:
+                        failures += 1
+                worst = max(worst, (time.perf_counter() - started) * 1000)
+
+            counter = 0
+            for _ in range(rounds):
+                await asyncio.gather(*(slash(counter + i) for i in range(concurrency)))
+                counter += concurrency
+            burst = [slash(counter + i) for i in range(200)] + [
+                home(i) for i in range(homes)
+            ]
+            await asyncio.gather(*burst)
+            published = await _wait_for_publishes(fake, homes)
+    finally:
+        peak = _peak_rss_mb(process.pid)
+        process.terminate()
+        await process.wait()
+        fake.stop()
+    return LoadResult(
+        Timings(tuple(acks)),
+        Timings(tuple(answers)),
+        failures,
+        worst,
+        peak,
+        {"home_published": published},
+    )
+
+
+# -- digests --------------------------------------------------------------------
+
+
+async def digest_timings(sessions, org: Org, *, count: int) -> tuple[Timings, int]:
+    """Build and render ``count`` manager digests (cycling through the managers)."""
+    today = org.end - timedelta(days=1)
+    weeks = [week_period(today - timedelta(days=7 * back)) for back in (1, 2, 3)]
+    samples = []
+    async with sessions() as session:
+        settings = await load_settings(session)
+        people = await managers(session)
+    index = 0
+    while len(samples) < count:
+        manager = people[index % len(people)]
+        period = weeks[(index // len(people)) % len(weeks)]
+        async with sessions() as session:
+            started = time.perf_counter()
+            digest = await build_digest(
+                session,
+                manager_email=manager.email,
+                period=period,
+                today=today,
+                settings=settings,
+            )
+            render_digest(digest)
+            samples.append((time.perf_counter() - started) * 1000)
+        index += 1
+    return Timings(tuple(samples)), len(people)
+
+
+@dataclass
+class DeliveryResult:
+    delivered: int
+    duplicates: int
+    seconds: float
+    minimum_seconds: float
+    api_calls: int
+    waits: float
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds / self.minimum_seconds
+
+
+async def delivery_run(
+    sessions, org: Org, *, count: int, latency: float = 0.05, retry_after: int = 2
+) -> DeliveryResult:
+    """Plan ``count`` digests and deliver them through a fake Slack that takes
+    ``latency`` per call and answers 429 (Retry-After) twice on the way."""
+    today = org.end - timedelta(days=1)
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        settings = await load_settings(session)
+        people = await managers(session)
+        planned, back = 0, 1
+        while planned < count:
+            period = week_period(today - timedelta(days=7 * back))
+            await plan_digests(
+                session, period=period, today=today, settings=settings, now=now
+            )
+            await session.commit()
+            planned += len(people)
+            back += 1
+        rows = await session.execute(select(Person.slack_user_id, Person.email))
+        directory = list(rows)
+    fake = TimedSlack(latency=latency)
+    for slack_id, email in directory:
+        if slack_id:
+            fake.add_user(slack_id, email)
+    first, second = count // 20, count // 2
+    fake.rate_limit(
+        "chat.postMessage", on_calls={first, second}, retry_after=retry_after
+    )
+    fake.start()
+    client = SlackClient(token=VALID_TOKEN, base_url=fake.base_url)
+    try:
+        with Stopwatch() as watch:
+            await Deliverer(sessions=sessions, client=client).deliver_due()
+    finally:
+        fake.stop()
+    posts = fake.calls_to("chat.postMessage")
+    entries = [
+        _entry_of(call.body) for call in posts if call.number not in (first, second)
+    ]
+    calls = len(fake.calls)
+    waits = 2 * retry_after
+    return DeliveryResult(
+        delivered=len(set(entries)),
+        duplicates=len(entries) - len(set(entries)),
+        seconds=watch.seconds,
+        minimum_seconds=calls * latency + waits,
+        api_calls=calls,
+        waits=waits,
+    )
+
+
+def _entry_of(body: dict) -> str:
+    """The ledger entry a posted message names in its metadata."""
+    metadata = body.get("metadata")
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata)
+    return json_key((metadata or {}).get("event_payload") or {})
+
+
+def json_key(payload: dict) -> str:
+    return ",".join(f"{k}={payload[k]}" for k in sorted(payload))
+
+
+def median(values) -> float:
+    return statistics.median(values) if values else float("nan")
