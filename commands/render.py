@@ -182,7 +182,8 @@ def spend_message(
     if not summary.has_data:
         blocks.append(section(f"No AI spend recorded for {esc(period.label)}."))
     else:
-        headline = f"*{usd(summary.total_micros)}* in {esc(period.label)}."
+        word = "on" if period.kind == "day" else "in"
+        headline = f"*{usd(summary.total_micros)}* {word} {esc(period.label)}."
         if summary.scope.kind == "team" and summary.subteams:
             headline += " Sub-teams included."
         blocks.append(

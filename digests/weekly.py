@@ -29,7 +29,6 @@ from usage.spend import (
     Gap,
     Scope,
     SpendSummary,
-    budget_reference_day,
     daily_totals,
     first_usage_day,
     fold_hidden_lines,
@@ -242,7 +241,7 @@ async def _near_cap(session, team_ids: list[int], period, today, settings) -> in
     if not cap_usd:
         return 0
     threshold = int(float(cap_usd) * share * 1_000_000)
-    as_of = budget_reference_day(period, today)
+    as_of = min(today, period.last_day)  # caps as they stood in the week
     r = SpendRollup
     per_tool = (
         select(r.scope_id)

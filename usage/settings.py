@@ -107,8 +107,23 @@ def file_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     path = env.get("AISPEND_CONFIG")
     values = _merge(copy.deepcopy(DEFAULTS), read_file(path))
+    _check(values, path)
     base_dir = Path(path).resolve().parent if path else None
     return Settings(values, base_dir=base_dir)
+
+
+CHOICES = {"privacy.manager_view": ("aggregate", "individuals")}
+
+
+def _check(values: dict, path) -> None:
+    """Refuse a settings file whose choices are not among the known ones."""
+    settings = Settings(values)
+    for key, allowed in CHOICES.items():
+        value = settings.get(key)
+        if value not in allowed:
+            raise ConfigError(
+                f"settings file {path}: {key} is {value!r}; use one of {', '.join(allowed)}"
+            )
 
 
 async def load_settings(

@@ -340,8 +340,11 @@ async def freshness(session: AsyncSession) -> Freshness:
 
 
 def budget_reference_day(period: Period, today: date) -> date:
-    """Budgets are read at the period's end, or today for a period still running."""
-    return min(today, period.last_day)
+    """The day a budget is read on: today, or the last day of the period's month
+    once that month is over (its final figure, with nothing left to forecast)."""
+    last = period.last_day
+    month_end = month_period(last.year, last.month).last_day
+    return min(today, month_end)
 
 
 async def _budget(
@@ -444,7 +447,7 @@ async def tool_caps(
     if not cap_usd:
         return []
     cap = int(float(cap_usd) * MICROS)
-    as_of = budget_reference_day(period, today)
+    as_of = min(today, period.last_day)  # caps as they stood in the period
     month = month_period(as_of.year, as_of.month)
     r = SpendRollup
     rows = await session.execute(
