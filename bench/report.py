@@ -6,6 +6,9 @@ import os
 import platform
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+
+NARRATIVE = Path(__file__).with_name("narrative.md")
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Report:
         ]
         if self.notes:
             lines += ["", *self.notes]
+        lines += ["", NARRATIVE.read_text().strip()]
         return "\n".join(lines) + "\n"
 
 

@@ -135,3 +135,19 @@ async def test_reimporting_the_same_events_does_not_double_count(northwind):
     assert (
         sum(r.cost_micros for r in await records(northwind.sessions, "cursor")) == first
     )
+
+
+async def test_an_event_without_an_email_is_kept_as_unattributed(northwind):
+    event = {
+        "timestamp": "1793635080000",
+        "model": "gpt-5",
+        "kind": "Usage-based",
+        "isTokenBasedCall": True,
+        "tokenUsage": {"inputTokens": 10, "outputTokens": 5, "totalCents": 12.5},
+    }
+    report = await pull(northwind, FakeCursor(events=[event]))
+
+    [stored] = await records(northwind.sessions, "cursor")
+    assert stored.person_id is None
+    assert stored.cost_micros == 125_000
+    assert report.unattributed == 1

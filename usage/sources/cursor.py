@@ -163,8 +163,9 @@ def _usage_row(event: Mapping, *, location: str, report: ImportReport) -> UsageR
     except ValueError as exc:
         raise BadValue(f"timestamp {event.get('timestamp')!r} is not epoch ms") from exc
     email = str(event.get("userEmail") or "").strip().lower()
-    if not email:
-        raise BadValue("no userEmail")
+    if not email:  # kept, shown to admins as unattributed, never dropped
+        report.flag(location, "no userEmail; kept as unattributed")
+        email = "unknown"
     usage = event.get("tokenUsage") or {}
     cents = usage.get("totalCents")
     if cents is None:
@@ -178,6 +179,7 @@ def _usage_row(event: Mapping, *, location: str, report: ImportReport) -> UsageR
     return UsageRow(
         source_key=event_key(event),
         identity=email,
+        identity_kind="email" if email != "unknown" else "cursor_user",
         tool=TOOL,
         model=str(event.get("model") or "unknown"),
         occurred_at=moment,
