@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     plan = Plan.quick(args) if args.quick else Plan.from_args(args)
+    plan = dataclasses.replace(plan, out=args.out)
     report = asyncio.run(run(plan))
     args.out.write_text(report.markdown())
     print(report.markdown())

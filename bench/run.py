@@ -19,7 +19,6 @@ from bench.report import Report
 from usage.db import make_engine, make_sessionmaker
 from usage.migrate import upgrade_engine
 from usage.pricing import Tokens, load_price_table
-from usage.settings import file_settings
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +44,9 @@ class Plan:
     end: object = None
     digests: int = 1000
     http_rounds: int = 20
+    out: Path | None = (
+        None  # written after every section, so a long run keeps its figures
+    )
 
     @classmethod
     def from_args(cls, args) -> Plan:
@@ -117,16 +119,10 @@ async def _postgres_available(url: str) -> bool:
 
 
 async def _build(engine, org: Org) -> tuple[int, float]:
-    sessions = make_sessionmaker(engine)
-    settings = file_settings({})
     with Stopwatch() as watch:
-        rows = await fill(sessions, org, settings=settings, prices=load_price_table())
-    if engine.dialect.name == "postgresql":
-        async with engine.begin() as connection:
-            await connection.execute(text("ANALYZE"))
-    else:
-        async with engine.begin() as connection:
-            await connection.execute(text("ANALYZE"))
+        rows = await fill(engine, org, prices=load_price_table())
+    async with engine.begin() as connection:
+        await connection.execute(text("ANALYZE"))
     return rows, watch.seconds
 
 
@@ -280,7 +276,8 @@ async def run(plan: Plan) -> Report:
         f"on {', '.join(backends)}."
     )
     for backend in backends:
-        await _answers(plan, backend, report)
-        await _naive(plan, backend, report)
-        await _ingest(plan, backend, report)
+        for section in (_answers, _naive, _ingest):
+            await section(plan, backend, report)
+            if plan.out is not None:
+                plan.out.write_text(report.markdown())
     return report
