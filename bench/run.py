@@ -134,7 +134,7 @@ async def _answers(plan: Plan, backend: str, report: Report) -> None:
         rows, seconds = await _build(engine, year)
         report.notes.append(
             f"- {backend}: {plan.people:,} people x {plan.days} days = {rows:,} usage rows "
-            f"written through the import path in {seconds:.0f} s."
+            f"written and rolled up in {seconds:.0f} s."
         )
         year_times = await answers.answer_timings(
             make_sessionmaker(engine), year, calls=plan.calls

@@ -31,6 +31,7 @@ from tests.bot.slack_requests import (
     slash_body,
 )
 from tests.fakes.slack import VALID_TOKEN, FakeSlack
+from usage.directory import TeamTree
 from usage.models import Person
 from usage.periods import week_period
 from usage.settings import load_settings
@@ -224,6 +225,7 @@ async def digest_timings(sessions, org: Org, *, count: int) -> tuple[Timings, in
     async with sessions() as session:
         settings = await load_settings(session)
         people = await managers(session)
+        tree = await TeamTree.load(session)  # a batch loads the tree once
     index = 0
     while len(samples) < count:
         manager = people[index % len(people)]
@@ -236,6 +238,7 @@ async def digest_timings(sessions, org: Org, *, count: int) -> tuple[Timings, in
                 period=period,
                 today=today,
                 settings=settings,
+                tree=tree,
             )
             render_digest(digest)
             samples.append((time.perf_counter() - started) * 1000)

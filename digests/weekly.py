@@ -92,10 +92,12 @@ async def build_digest(
     period: Period,
     today: date,
     settings: Settings,
+    tree: TeamTree | None = None,
 ) -> Digest:
-    """The digest's figures for one manager and one ISO week."""
+    """The digest's figures for one manager and one ISO week (a batch passes the
+    team tree it loaded once)."""
     manager = await require_person(session, manager_email)
-    tree = await TeamTree.load(session)
+    tree = tree or await TeamTree.load(session)
     roots = managed_roots(tree, manager.email)
     if not roots:
         raise UserError(
@@ -340,6 +342,7 @@ async def plan_digests(
 ) -> int:
     """Write this week's digest for each manager (or ``only`` these) to the ledger."""
     planned = 0
+    tree: TeamTree | None = None
     wanted = {email.strip().lower() for email in only} if only else None
     for manager in await managers(session):
         if wanted is not None and manager.email not in wanted:
@@ -363,12 +366,14 @@ async def plan_digests(
             session, kind=DIGEST_KIND, recipient=manager.email, period=week_key(period)
         ):
             continue
+        tree = tree or await TeamTree.load(session)
         digest = await build_digest(
             session,
             manager_email=manager.email,
             period=period,
             today=today,
             settings=settings,
+            tree=tree,
         )
         key.detail["message"] = render_digest(digest).payload()
         planned += await ledger.plan(session, [key], now=now)

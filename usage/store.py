@@ -382,36 +382,50 @@ class UsageWriter:
     async def _write(self, table, records: dict[str, dict], *, replace: bool) -> None:
         if not records:
             return
+        if not replace:
+            await self._insert_new(table, list(records.values()))
+            return
         existing = await self._existing_keys(table, list(records))
-        if replace:
-            self.report.replaced += len(existing)
-            self.report.imported += len(records) - len(existing)
-            self.days.update(existing.values())
-            values = list(records.values())
-            stmt = _dialect_insert(self.session, table)
-            updates = {
-                name: stmt.excluded[name]
-                for name in values[0]
-                if name not in ("source", "source_key")
-            }
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["source", "source_key"], set_=updates
-            )
-        else:
-            self.report.duplicates += len(existing)
-            values = [rec for key, rec in records.items() if key not in existing]
-            self.report.imported += len(values)
-            if not values:
-                return
-            stmt = _dialect_insert(self.session, table).on_conflict_do_nothing(
-                index_elements=["source", "source_key"]
-            )
+        self.report.replaced += len(existing)
+        self.report.imported += len(records) - len(existing)
+        self.days.update(existing.values())
+        values = list(records.values())
+        stmt = _dialect_insert(self.session, table)
+        updates = {
+            name: stmt.excluded[name]
+            for name in values[0]
+            if name not in ("source", "source_key")
+        }
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source", "source_key"], set_=updates
+        )
         self.days.update(rec["day"] for rec in values)
         self._count_new(
             table, [rec for rec in values if rec["source_key"] not in existing]
         )
         for start in range(0, len(values), KEY_CHUNK):
             await self.session.execute(stmt, values[start : start + KEY_CHUNK])
+
+    async def _insert_new(self, table, values: list[dict]) -> None:
+        """Insert rows whose key is not stored yet; the database says which went in.
+
+        One statement per chunk, no look-up first: a look-up of thousands of keys
+        is planned as a scan of a table that a large first import is still filling.
+        """
+        stmt = (
+            _dialect_insert(self.session, table)
+            .on_conflict_do_nothing(index_elements=["source", "source_key"])
+            .returning(table.__table__.c.source_key)
+        )
+        inserted: set[str] = set()
+        for start in range(0, len(values), KEY_CHUNK):
+            result = await self.session.execute(stmt, values[start : start + KEY_CHUNK])
+            inserted.update(result.scalars())
+        new = [rec for rec in values if rec["source_key"] in inserted]
+        self.report.duplicates += len(values) - len(new)
+        self.report.imported += len(new)
+        self.days.update(rec["day"] for rec in new)
+        self._count_new(table, new)
 
     def _count_new(self, table, values: list[dict]) -> None:
         for rec in values:
