@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
+
+from usage.formatting import (  # noqa: F401 (re-exported for the answers)
+    ELLIPSIS,
+    cut,
+    esc,
+    percent,
+    plural,
+    tokens,
+    usd,
+)
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -18,7 +27,6 @@ MAX_FIELDS = 10
 MAX_FIELD = 2000
 MAX_CONTEXT_ELEMENTS = 10
 MAX_TEXT = 3000
-ELLIPSIS = "…"
 
 
 @dataclass
@@ -35,15 +43,6 @@ class Message:
             "text": self.text,
             "blocks": self.blocks,
         }
-
-
-def esc(value: object) -> str:
-    """Escape data for mrkdwn: ``&``, ``<`` and ``>``."""
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
 
 
 def header(text: str) -> dict:
@@ -127,34 +126,6 @@ def finalize(text: str, blocks: list[dict], *, more_hint: str = "") -> Message:
 
 
 # -- numbers ----------------------------------------------------------------
-
-CENT = Decimal("0.01")
-
-
-def usd(micros: int) -> str:
-    """Render micro-dollars: ``$1,234.56``; sub-cent amounts keep four places."""
-    amount = Decimal(micros) / Decimal(1_000_000)
-    if 0 < abs(amount) < CENT:
-        return f"${amount.quantize(Decimal('0.0001'), rounding=ROUND_HALF_EVEN)}"
-    rounded = amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
-    return f"-${-rounded:,}" if rounded < 0 else f"${rounded:,}"
-
-
-def tokens(count: int) -> str:
-    """``52000`` -> ``52k``; ``1250000`` -> ``1.25M``."""
-    if count >= 1_000_000:
-        return f"{count / 1_000_000:.3g}M"
-    if count >= 1_000:
-        return f"{count / 1_000:.3g}k"
-    return str(count)
-
-
-def plural(count: int, singular: str, many: str | None = None) -> str:
-    return f"{count:,} {singular if count == 1 else (many or singular + 's')}"
-
-
-def percent(share: float) -> str:
-    return f"{share * 100:.0f}%"
 
 
 # -- plain text for terminals -------------------------------------------------

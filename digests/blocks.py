@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from usage.formatting import cut, esc, percent, plural, tokens, usd
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -25,19 +26,12 @@ MAX_FIELD = 2000
 MAX_CONTEXT = 10
 MAX_BUTTON = 75
 MAX_TEXT = 3000
-ELLIPSIS = "…"
 SPARK = "▁▂▃▄▅▆▇█"
 _MARKER = re.compile(r"^\[\[(header|section|context|fields|divider)\]\]\s*$")
 
 
 class Mrkdwn(str):
     """Text that is already mrkdwn and must not be escaped again."""
-
-
-def esc(value: object) -> str:
-    """Escape data for mrkdwn."""
-    text = str(value)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _finalize(value: Any) -> Any:
@@ -48,40 +42,7 @@ def _finalize(value: Any) -> Any:
     return esc(value)
 
 
-def cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
-
-
 # -- numbers ---------------------------------------------------------------
-
-CENT = Decimal("0.01")
-
-
-def usd(micros: int | None) -> str:
-    """``$1,234.56``; sub-cent amounts keep four places."""
-    if micros is None:
-        return "n/a"
-    amount = Decimal(micros) / Decimal(1_000_000)
-    if 0 < abs(amount) < CENT:
-        return f"${amount.quantize(Decimal('0.0001'), rounding=ROUND_HALF_EVEN)}"
-    rounded = amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
-    return f"-${-rounded:,}" if rounded < 0 else f"${rounded:,}"
-
-
-def tokens(count: int) -> str:
-    if count >= 1_000_000:
-        return f"{count / 1_000_000:.3g}M"
-    if count >= 1_000:
-        return f"{count / 1_000:.3g}k"
-    return str(count)
-
-
-def plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count:,} {one if count == 1 else (many or one + 's')}"
-
-
-def percent(share: float) -> str:
-    return f"{share * 100:.0f}%"
 
 
 def change(now: int, before: int | None) -> str:
