@@ -31,22 +31,16 @@ async def _write(
     return report
 
 
+def _one_dollar_at(when: datetime) -> UsageRow:
+    return UsageRow(
+        "r1", "a@example.com", "x", "m", occurred_at=when, source_cost=Decimal(1)
+    )
+
+
 async def test_an_instant_with_an_offset_is_found_by_a_utc_range(db):
     # 2025-03-31T20:00-07:00 is 03:00Z on April 1.
     when = datetime(2025, 3, 31, 20, 0, tzinfo=timezone(timedelta(hours=-7)))
-    await _write(
-        db,
-        [
-            UsageRow(
-                "r1",
-                "a@example.com",
-                "x",
-                "m",
-                occurred_at=when,
-                source_cost=Decimal(1),
-            )
-        ],
-    )
+    await _write(db, [_one_dollar_at(when)])
 
     async with db.sessions() as session:
         found = (
@@ -67,20 +61,7 @@ async def test_reporting_zone_decides_the_day_of_an_instant(db, tmp_path, monkey
     monkeypatch.setenv("AISPEND_CONFIG", str(config))
     when = datetime(2025, 4, 1, 3, 0, tzinfo=UTC)
 
-    await _write(
-        db,
-        [
-            UsageRow(
-                "r1",
-                "a@example.com",
-                "x",
-                "m",
-                occurred_at=when,
-                source_cost=Decimal(1),
-            )
-        ],
-        settings=file_settings(),
-    )
+    await _write(db, [_one_dollar_at(when)], settings=file_settings())
 
     async with db.sessions() as session:
         record = (await session.execute(select(UsageRecord))).scalar_one()
