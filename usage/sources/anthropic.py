@@ -26,7 +26,8 @@ from usage.sources.billing import pull_costs
 from usage.sources.http import Clock, Sleep, VendorClient, cursor_pages, id_pages
 from usage.sources.identities import IdentityFact, key_map, remember
 from usage.sources.pull import Pull, SliceContext, Window
-from usage.sources.tabular import BadValue, parse_count
+from usage.sources.tabular import BadValue
+from usage.sources.tabular import count_field as _count
 from usage.store import ImportReport, UsageRow
 
 SOURCE = "anthropic"
@@ -158,17 +159,6 @@ def key_tools(settings: Settings) -> dict[str, str]:
 
 
 # -- usage report -------------------------------------------------------------
-
-
-def _count(value, *, name: str) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, int):
-        return value
-    count = parse_count(str(value))
-    if count is None:
-        raise BadValue(f"{name} is blank")
-    return count
 
 
 def _long_context(window_name: object) -> bool:

@@ -20,7 +20,8 @@ from usage.sources.anthropic import KEY_NAME_KIND, cents_to_usd
 from usage.sources.http import Clock, VendorClient, cursor_pages
 from usage.sources.identities import IdentityFact, key_map, remember
 from usage.sources.pull import Pull, SliceContext, Window
-from usage.sources.tabular import BadValue, parse_count
+from usage.sources.tabular import BadValue
+from usage.sources.tabular import count_field as _count
 from usage.store import ImportReport, OutputRow, UsageRow
 
 SOURCE = "claude-code"
@@ -51,17 +52,6 @@ def record_day(record: Mapping) -> date | None:
         return date.fromisoformat(str(record.get("date", ""))[:10])
     except ValueError:
         return None
-
-
-def _count(value, *, name: str) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    count = parse_count(str(value))
-    if count is None:
-        raise BadValue(f"{name} is blank")
-    return count
 
 
 def actor_identity(actor: object) -> tuple[str, str]:

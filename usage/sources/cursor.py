@@ -25,7 +25,8 @@ from usage.pricing import Tokens
 from usage.settings import load_settings
 from usage.sources.http import MAX_PAGES, Clock, Sleep, VendorClient
 from usage.sources.pull import Pull, SliceContext, Window
-from usage.sources.tabular import BadValue, parse_count
+from usage.sources.tabular import BadValue
+from usage.sources.tabular import count_field as _count
 from usage.store import ImportReport, UsageRow
 
 SOURCE = "cursor"
@@ -118,17 +119,6 @@ def _has_next(paging: Mapping, batch: list, page_size: int) -> bool:
     if "numPages" in paging and "currentPage" in paging:
         return paging["currentPage"] < paging["numPages"]
     return len(batch) >= page_size
-
-
-def _count(value, *, name: str) -> int:
-    if value is None or value == "":
-        return 0
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    count = parse_count(str(value))
-    if count is None:
-        raise BadValue(f"{name} is blank")
-    return count
 
 
 def event_key(event: Mapping) -> str:

@@ -24,7 +24,8 @@ from usage.sources.billing import pull_costs
 from usage.sources.http import Clock, Sleep, VendorClient, cursor_pages, id_pages
 from usage.sources.identities import IdentityFact, key_map, remember
 from usage.sources.pull import Pull, SliceContext, Window
-from usage.sources.tabular import BadValue, parse_count
+from usage.sources.tabular import BadValue
+from usage.sources.tabular import count_field as _count
 from usage.store import ImportReport, UsageRow
 
 SOURCE = "openai"
@@ -90,17 +91,6 @@ async def daily_buckets(
         async for page in cursor_pages(api, path, params, where=where)
         for bucket in page["data"]
     ]
-
-
-def _count(value, *, name: str) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    count = parse_count(str(value))
-    if count is None:
-        raise BadValue(f"{name} is blank")
-    return count
 
 
 def _buckets_in(buckets, window: Window, report: ImportReport):

@@ -264,3 +264,16 @@ def resolve_columns(
                 f"(it reads: {known}); rename or remove it"
             )
     return found
+
+
+def count_field(value: object, *, name: str) -> int:
+    """A token or request count from a vendor's JSON: a number, a numeric string
+    (some APIs send counts as strings), or absent (0). Booleans are not counts."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    count = parse_count(str(value))
+    if count is None:
+        raise BadValue(f"{name} is blank")
+    return count
