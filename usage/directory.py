@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from usage import revisions
 from usage.errors import ImportFileError, UserError
 from usage.models import Identity, OutputRecord, Person, Team, UsageRecord
 from usage.rollups import rebuild_days, rebuild_teams
@@ -355,28 +356,63 @@ async def require_person(session: AsyncSession, email: str) -> Person:
 
 
 @dataclass(frozen=True)
-class TeamTree:
-    """All teams, with parent and children links, loaded at once (teams are few)."""
+class TeamInfo:
+    """A team as the tree holds it: read once, shared between questions."""
 
-    teams: dict[int, Team]
-    children: dict[int, list[int]]
+    id: int
+    name: str
+    parent_id: int | None
+    manager_email: str | None
+    monthly_budget_micros: int | None
+    timezone: str | None
+
+
+@dataclass(frozen=True)
+class TeamTree:
+    """All teams, with parent and children links, loaded at once (teams are few).
+
+    A process keeps the tree until the directory's revision changes, so the
+    tree and everything in it are shared and never changed by their users.
+    """
+
+    teams: dict[int, TeamInfo]
+    children: dict[int, tuple[int, ...]]
     members: dict[int, int] = field(default_factory=dict)  # active direct members
 
     @classmethod
     async def load(cls, session: AsyncSession) -> TeamTree:
-        teams = {t.id: t for t in (await session.execute(select(Team))).scalars()}
+        return await revisions.kept(session, "directory", cls._read)
+
+    @classmethod
+    async def _read(cls, session: AsyncSession) -> TeamTree:
+        rows = await session.execute(
+            select(
+                Team.id,
+                Team.name,
+                Team.parent_id,
+                Team.manager_email,
+                Team.monthly_budget_micros,
+                Team.timezone,
+            )
+        )
+        teams = {row.id: TeamInfo(*row) for row in rows}
         children: dict[int, list[int]] = {tid: [] for tid in teams}
         for team in teams.values():
             if team.parent_id in children:
                 children[team.parent_id].append(team.id)
-        for ids in children.values():
-            ids.sort(key=lambda tid: teams[tid].name.lower())
         counts = await session.execute(
             select(Person.team_id, func.count())
             .where(Person.active, Person.team_id.is_not(None))
             .group_by(Person.team_id)
         )
-        return cls(teams, children, {team_id: count for team_id, count in counts})
+        return cls(
+            teams,
+            {
+                tid: tuple(sorted(ids, key=lambda t: teams[t].name.lower()))
+                for tid, ids in children.items()
+            },
+            {team_id: count for team_id, count in counts},
+        )
 
     def size(self, team_id: int) -> int:
         """Active people in the team and all teams below it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Boolean,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -256,6 +258,65 @@ class Setting(Base):
     value: Mapped[dict] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(320))
+
+
+class Revision(Base):
+    """A value that changes whenever a group of tables does, so that a process
+    can keep what it read from them until they change (see usage/revisions.py).
+
+    Database triggers set a new random value on every write to the tables of
+    the group, so that a rolled-back write never leaves a value to be reused.
+    """
+
+    __tablename__ = "revisions"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+REVISED_TABLES = {"directory": ("teams", "people"), "settings": ("settings",)}
+
+
+def revision_ddl(dialect: str) -> list[str]:
+    """Statements that create the revision rows and the triggers that change them."""
+    statements = [
+        f"INSERT INTO revisions (name, value) VALUES ('{name}', 0)"
+        for name in REVISED_TABLES
+    ]
+    if dialect == "postgresql":
+        # Before each statement, so the revision row is the first lock a writer of
+        # these tables takes: two writers queue on it instead of deadlocking.
+        statements.append(
+            "CREATE OR REPLACE FUNCTION bump_revision() RETURNS trigger "
+            "LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN "
+            "UPDATE revisions SET value = floor(random() * 9007199254740991)::bigint "
+            "WHERE name = TG_ARGV[0]; RETURN NULL; END $$"
+        )
+        statements += [
+            f"CREATE TRIGGER bump_{name}_{table} BEFORE INSERT OR UPDATE OR DELETE "
+            f"OR TRUNCATE ON {table} FOR EACH STATEMENT "
+            f"EXECUTE FUNCTION bump_revision('{name}')"
+            for name, tables in REVISED_TABLES.items()
+            for table in tables
+        ]
+    else:  # SQLite: row triggers; its writers are one at a time anyway
+        statements += [
+            f"CREATE TRIGGER bump_{name}_{table}_{action.lower()} AFTER {action} "
+            f"ON {table} BEGIN UPDATE revisions SET value = abs(random()) "
+            f"WHERE name = '{name}'; END"
+            for name, tables in REVISED_TABLES.items()
+            for table in tables
+            for action in ("INSERT", "UPDATE", "DELETE")
+        ]
+    return statements
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _install_revision_triggers(target, connection, tables=(), **_kw) -> None:
+    """Where ``create_all`` made the revisions table, add its rows and triggers."""
+    if any(table.name == "revisions" for table in tables):
+        for statement in revision_ddl(connection.dialect.name):
+            connection.execute(DDL(statement))
 
 
 class AuditEntry(Base):

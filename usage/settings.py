@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from usage import revisions
 from usage.errors import ConfigError
 from usage.models import AuditEntry, Setting, utcnow
 
@@ -53,12 +54,23 @@ def _merge(base: dict, extra: Mapping) -> dict:
     return base
 
 
+_read_files: dict[tuple[str, int, int], dict[str, Any]] = {}
+
+
 def read_file(path: str | os.PathLike | None) -> dict[str, Any]:
-    """Read the TOML settings file; a missing or broken file is a ConfigError."""
+    """Read the TOML settings file; a missing or broken file is a ConfigError.
+
+    The parsed file is kept while its size and modification time stay the same.
+    """
     if not path:
         return {}
     try:
-        return tomllib.loads(Path(path).read_text("utf-8"))
+        stat = os.stat(path)
+        key = (os.fspath(path), stat.st_mtime_ns, stat.st_size)
+        if key not in _read_files:
+            _read_files.clear()
+            _read_files[key] = tomllib.loads(Path(path).read_text("utf-8"))
+        return copy.deepcopy(_read_files[key])
     except OSError as exc:
         raise ConfigError(f"cannot read settings file {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
@@ -132,10 +144,14 @@ async def load_settings(
     """Effective settings: defaults, the file, then admins' stored changes."""
     base = base or file_settings()
     values = copy.deepcopy(base.values)
-    rows = (await session.execute(select(Setting))).scalars()
-    for row in rows:
-        _set_path(values, row.key, row.value.get("value"))
+    for key, value in await revisions.kept(session, "settings", _stored):
+        _set_path(values, key, copy.deepcopy(value))
     return Settings(values, base_dir=base.base_dir)
+
+
+async def _stored(session: AsyncSession) -> tuple[tuple[str, Any], ...]:
+    rows = (await session.execute(select(Setting.key, Setting.value))).all()
+    return tuple((key, value.get("value")) for key, value in rows)
 
 
 def _set_path(values: dict, dotted: str, value: Any) -> None:

@@ -178,10 +178,11 @@ async def _statements_for_answer(db) -> int:
     def count(*_args):
         statements.append(1)
 
+    async with db.sessions() as session:
+        tree = await TeamTree.load(session)
     event.listen(db.engine.sync_engine, "before_cursor_execute", count)
     try:
         async with db.sessions() as session:
-            tree = await TeamTree.load(session)
             for scope in (Scope.team(tree, tree.by_name("platform")), Scope.org()):
                 await _summary(session, scope, "2026-W48")
     finally:
