@@ -186,15 +186,20 @@ async def _bot(plan: Plan, engine, org: Org, report: Report) -> None:
         f"signed `/aispend` to `aispend run --http`, 50 at a time, {plan.http_rounds * 50:,} "
         "requests, fake Slack on loopback",
         f"ack p99 <= {ACK_P99_MS} ms; answers never >= 3 s",
-        f"ack {result.acks.summary()}; answer {result.answers.summary()}",
-        result.acks.p99 <= ACK_P99_MS and result.answers.p99 < 3000,
+        f"ack {result.acks.summary()}; answer {result.answers.summary()}, slowest "
+        f"{max(result.answers.samples_ms):.0f} ms; "
+        f"{result.failures} failed",
+        result.acks.p99 <= ACK_P99_MS
+        and max(result.answers.samples_ms) < 3000
+        and result.failures == 0,
     )
     report.add(
         "load: 200 concurrent slash commands and 50 concurrent Home tab opens",
         "none fails, none over 3 s",
-        f"{result.failures} failed; slowest {result.worst_ms:.0f} ms; "
-        f"{result.extra['home_published']} Home tabs published",
-        result.failures == 0 and result.worst_ms < 3000,
+        f"{result.extra['burst_failures']} failed; slowest {result.worst_ms:.0f} ms "
+        f"(answer or Home tab shown); {result.extra['home_published']} Home tabs "
+        "published",
+        result.extra["burst_failures"] == 0 and result.worst_ms < 3000,
     )
     report.add(
         f"peak memory of the bot serving the {org.people:,}-person org (VmHWM)",

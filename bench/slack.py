@@ -10,10 +10,10 @@ import re
 import statistics
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import aiohttp
 from sqlalchemy import select
 
 from bench.generate import Org
@@ -22,13 +22,9 @@ from bot.delivery import Deliverer
 from bot.slack_client import SlackClient
 from digests.weekly import build_digest, managers, plan_digests, render_digest
 from tests.bot.slack_requests import (
-    FORM,
-    JSON,
     SIGNING_SECRET,
     event_body,
     home_opened,
-    signed_headers,
-    slash_body,
 )
 from tests.fakes.slack import VALID_TOKEN, FakeSlack
 from usage.directory import TeamTree
@@ -46,7 +42,10 @@ class TimedSlack(FakeSlack):
         self.arrivals: dict[str, float] = {}
 
     def answer(self, method, body, token):
-        self.arrivals[method] = time.perf_counter()
+        now = time.perf_counter()
+        self.arrivals[method] = now
+        if method == "views.publish":  # when each person's Home tab appeared
+            self.arrivals.setdefault(f"home:{body.get('user_id')}", now)
         if self.latency:
             time.sleep(self.latency)  # a slow network, on the fake's own thread
         return super().answer(method, body, token)
@@ -57,10 +56,10 @@ class TimedSlack(FakeSlack):
 
 @dataclass
 class LoadResult:
-    acks: Timings
+    acks: Timings  # the rounds of ``concurrency`` at a time
     answers: Timings
     failures: int
-    worst_ms: float
+    worst_ms: float  # the burst's slowest answer or Home tab
     peak_rss_mb: float
     extra: dict = field(default_factory=dict)
 
@@ -125,92 +124,96 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def _wait_for_arrival(
-    fake: TimedSlack, method: str, within: float = 10.0
-) -> float | None:
-    deadline = time.perf_counter() + within
-    while time.perf_counter() < deadline:
-        if method in fake.arrivals:
-            return fake.arrivals[method]
-        await asyncio.sleep(0.002)
-    return None
+async def _send_from_load_client(url: str, rounds: list[list[dict]]) -> list[dict]:
+    """Run bench.load in a process of its own and return what it measured."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.load",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    plan = json.dumps({"url": url, "rounds": rounds}).encode()
+    out, _ = await process.communicate(plan)
+    if process.returncode != 0:
+        raise RuntimeError(f"the load client stopped with status {process.returncode}")
+    return json.loads(out)
+
+
+BURST = 200
+
+
+def _plan(org: Org, *, rounds: int, concurrency: int, homes: int) -> list[list[dict]]:
+    """``rounds`` rounds of ``concurrency`` slash commands, then one burst of
+    ``BURST`` commands and ``homes`` Home tab opens together."""
+    texts = ("me last week", "team last week", "org last week", "budget")
+    run = uuid.uuid4().hex[:8]  # event ids unseen by the database, run after run
+
+    def slash(index: int, round_: int) -> dict:
+        return {
+            "id": f"answer-{index}",
+            "round": round_,
+            "user_id": f"UB{index % org.people:07d}",
+            "text": texts[index % len(texts)],
+        }
+
+    def home(index: int, round_: int) -> dict:
+        user = f"UB{index % org.people:07d}"
+        body = event_body(home_opened(user), event_id=f"EvBench{run}{index}")
+        return {"id": f"home:{user}", "round": round_, "event": body}
+
+    plan = [
+        [slash(round_ * concurrency + i, round_) for i in range(concurrency)]
+        for round_ in range(rounds)
+    ]
+    first = rounds * concurrency
+    plan.append(
+        [slash(first + i, rounds) for i in range(BURST)]
+        + [home(i, rounds) for i in range(homes)]
+    )
+    return plan
 
 
 async def bot_under_load(
     database_url: str, org: Org, *, rounds: int, concurrency: int = 50, homes: int = 50
 ) -> LoadResult:
-    """Signed /aispend requests, ``concurrency`` at a time for ``rounds`` rounds,
-    then one burst of 200 commands and ``homes`` Home tab opens together."""
+    """Signed /aispend requests, ``concurrency`` at a time for ``rounds`` rounds
+    (acks and answers timed), then one burst of 200 commands and ``homes`` Home
+    tab opens together (the slowest answer or Home tab), sent by a load client
+    in its own process."""
     fake = TimedSlack()
     fake.start()
     process, url = await _start_bot(database_url, fake)
-    acks, answers, failures, worst = [], [], 0, 0.0
-    texts = ("me last week", "team last week", "org last week", "budget")
     try:
-        async with aiohttp.ClientSession() as http:
-
-            async def slash(index: int) -> None:
-                nonlocal failures, worst
-                method = f"answer-{index}"
-                body = slash_body(
-                    user_id=f"UB{index % org.people:07d}",
-                    text=texts[index % len(texts)],
-                    response_url=fake.base_url + method,
-                )
-                started = time.perf_counter()
-                async with http.post(
-                    url,
-                    data=body.encode(),
-                    headers=signed_headers(body, content_type=FORM),
-                ) as response:
-                    await response.read()
-                    acked = time.perf_counter()
-                    if response.status != 200:
-                        failures += 1
-                arrived = await _wait_for_arrival(fake, method)
-                if arrived is None:
-                    failures += 1
-                    return
-                acks.append((acked - started) * 1000)
-                answers.append((arrived - started) * 1000)
-                worst = max(worst, (arrived - started) * 1000)
-
-            async def home(index: int) -> None:
-                nonlocal failures, worst
-                user = f"UB{index % org.people:07d}"
-                body = event_body(home_opened(user), event_id=f"EvBench{index}")
-                started = time.perf_counter()
-                async with http.post(
-                    url,
-                    data=body.encode(),
-                    headers=signed_headers(body, content_type=JSON),
-                ) as response:
-                    await response.read()
-                    if response.status != 200:
-                        failures += 1
-                worst = max(worst, (time.perf_counter() - started) * 1000)
-
-            counter = 0
-            for _ in range(rounds):
-                await asyncio.gather(*(slash(counter + i) for i in range(concurrency)))
-                counter += concurrency
-            burst = [slash(counter + i) for i in range(200)] + [
-                home(i) for i in range(homes)
-            ]
-            await asyncio.gather(*burst)
-            published = await _wait_for_publishes(fake, homes)
+        plan = _plan(org, rounds=rounds, concurrency=concurrency, homes=homes)
+        sent = await _send_from_load_client(url, plan)
+        published = await _wait_for_publishes(fake, homes)
     finally:
         peak = _peak_rss_mb(process.pid)
         process.terminate()
         await process.wait()
         fake.stop()
+    acks, answers, burst = [], [], []
+    failures = burst_failures = 0
+    for r in sent:
+        home = r["id"].startswith("home:")  # shown once the fake has the view
+        arrived = fake.arrivals.get(r["id"]) if home else r["answered"]
+        in_burst = r["round"] == rounds
+        if r["status"] != 200 or arrived is None:
+            burst_failures += in_burst
+            failures += not in_burst
+        elif in_burst:
+            burst.append((arrived - r["started"]) * 1000)
+        else:
+            acks.append((r["acked"] - r["started"]) * 1000)
+            answers.append((arrived - r["started"]) * 1000)
     return LoadResult(
         Timings(tuple(acks)),
         Timings(tuple(answers)),
         failures,
-        worst,
+        max(burst, default=float("nan")),
         peak,
-        {"home_published": published},
+        {"home_published": published, "burst_failures": burst_failures},
     )
 
 

@@ -115,6 +115,7 @@ async def run_bot(args) -> int:
             socket_mode=mode == "socket",
         )
         stop = _stop_event()
+        await slack.open()
         background = _start_scheduler(sessions, slack, stop) if args.scheduler else None
         try:
             if mode == "socket":
@@ -125,6 +126,7 @@ async def run_bot(args) -> int:
             stop.set()
             if background is not None:
                 await background
+            await slack.close()
     return 0
 
 

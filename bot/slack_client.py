@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from usage.errors import ConfigError
 
@@ -116,6 +117,8 @@ class SlackClient:
             timeout=timeout,
             retry_handlers=[],  # retries happen here, through the injected sleep
         )
+        self.timeout = timeout
+        self._http: aiohttp.ClientSession | None = None
         self.sleep = sleep
         self.max_attempts = max_attempts
         self.base_delay = base_delay
@@ -267,8 +270,36 @@ class SlackClient:
     async def open_view(self, trigger_id: str, view: dict) -> dict[str, Any]:
         return await self.call("views.open", trigger_id=trigger_id, view=view)
 
+    async def open(self) -> None:
+        """Share one pool of kept-alive connections between calls until
+        :meth:`close`; without it each call opens and closes its own."""
+        if self._http is None:
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout)
+            )
+            self.web.session = self._http
+
     async def close(self) -> None:
-        """Nothing to release: each call opens and closes its own HTTP session."""
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+            self.web.session = None
+
+    async def respond(self, response_url: str, message: dict[str, Any]) -> bool:
+        """Post ``message`` to a slash command's ``response_url``; False when
+        Slack did not take it (the reason is logged, the message is not)."""
+        hook = AsyncWebhookClient(
+            url=response_url, session=self._http, timeout=self.timeout
+        )
+        try:
+            response = await hook.send_dict(message)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            logger.warning("response_url post failed: %s", type(exc).__name__)
+            return False
+        if response.status_code != 200:
+            logger.warning("response_url answered HTTP %d", response.status_code)
+            return False
+        return True
 
 
 def _parts(exc: SlackApiError) -> tuple[int, str, Mapping[str, str], dict]:

@@ -1,4 +1,4 @@
-"""``/aispend``: ack at once, then answer ephemerally through ``respond``."""
+"""``/aispend``: ack at once, then answer ephemerally at the ``response_url``."""
 
 from __future__ import annotations
 
@@ -28,12 +28,12 @@ SLACK_TROUBLE = (
 def listener(services: Services):
     """The ``/aispend`` listener: ack, then answer."""
 
-    async def aispend(ack, body, respond) -> None:
+    async def aispend(ack, body) -> None:
         await ack()  # first, before any database or Web API call
         async with services.slot():
             message = await run_command(services, body)
-        if message is not None:
-            await respond(**reply(message))
+        if message is not None and body.get("response_url"):
+            await services.slack.respond(body["response_url"], reply(message))
 
     return aispend
 
@@ -43,7 +43,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
 
 def reply(message: Message) -> dict:
-    """``respond()`` arguments for an answer: ephemeral unless it says otherwise."""
+    """The ``response_url`` body for an answer: ephemeral unless it says otherwise."""
     return {
         "text": message.text,
         "blocks": message.blocks,

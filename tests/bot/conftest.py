@@ -82,6 +82,7 @@ async def start_bot(db, fake: FakeSlack, *, load: bool = True):
         await load_northwind(db)
     clock = FakeClock(NOW)
     slack = SlackClient(token=VALID_TOKEN, base_url=fake.base_url, sleep=clock.sleep)
+    await slack.open()  # as `aispend run` does: one pool of kept-alive connections
     services = Services(sessions=db.sessions, slack=slack, clock=clock)
     app = build_app(
         services,
@@ -110,6 +111,7 @@ async def stop_bot(bot: RunningBot, runner) -> None:
     await settle()
     await bot.http.close()
     await runner.cleanup()
+    await bot.services.slack.close()
 
 
 async def settle() -> None:

@@ -43,18 +43,21 @@ async def test_ack_comes_before_any_database_or_web_api_call(db, fake_slack):
         log.append("ack")
         log.append(f"web api calls so far: {len(fake_slack.calls)}")
 
-    async def respond(**payload):
-        log.append("respond")
-        assert_valid_message(payload)
-
-    body = {"user_id": "U0NW00003", "text": "team", "trigger_id": "t1"}
-    running = asyncio.create_task(listener(ack=ack, body=body, respond=respond))
+    body = {
+        "user_id": "U0NW00003",
+        "text": "team",
+        "trigger_id": "t1",
+        "response_url": bot.response_url,
+    }
+    running = asyncio.create_task(listener(ack=ack, body=body))
     await slow.entered.wait()
     slow.gate.set()
     await running
+    (answer,) = await bot.answers()
     await stop_bot(bot, runner)
 
-    assert log == ["ack", "web api calls so far: 0", "database", "respond"]
+    assert log == ["ack", "web api calls so far: 0", "database"]
+    assert_valid_message(answer)
 
 
 async def test_signed_command_is_acked_while_the_answer_is_still_being_computed(
