@@ -18,7 +18,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from usage.ingest import begin_write
-from usage.models import Person, Team
+from usage.models import OutputRecord, Person, Team, UsageRecord
 from usage.pricing import PriceTable, Tokens
 from usage.rollups import rebuild_all
 from usage.store import OutputRow, UsageRow
@@ -279,13 +279,25 @@ def _output_tuples(org: Org, person: int):
         )
 
 
-async def _bulk(
+async def bulk_insert(
     engine, table: str, columns: tuple[str, ...], rows: list[tuple]
 ) -> None:
-    marks = ", ".join("?" if engine.dialect.name == "sqlite" else "%s" for _ in columns)
-    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+    """Write plain tuples as fast as each backend takes them: ``COPY`` on
+    PostgreSQL, one ``executemany`` on SQLite."""
+    if not rows:
+        return
     async with engine.begin() as connection:
-        await connection.exec_driver_sql(statement, rows)
+        if engine.dialect.name == "postgresql":
+            raw = (await connection.get_raw_connection()).driver_connection
+            statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+            async with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    await copy.write_row(row)
+            return
+        marks = ", ".join("?" for _ in columns)
+        await connection.exec_driver_sql(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
+        )
 
 
 async def fill(engine, org: Org, *, prices: PriceTable) -> int:
@@ -301,6 +313,11 @@ async def fill(engine, org: Org, *, prices: PriceTable) -> int:
         await write_directory(session, org)
         await session.commit()
     unit_costs = _unit_costs(prices)
+    # Indexes are built once after the rows are in, not row by row.
+    indexes = [*UsageRecord.__table__.indexes, *OutputRecord.__table__.indexes]
+    async with engine.begin() as connection:
+        for index in indexes:
+            await connection.run_sync(index.drop)
     now = datetime.now(UTC)
     if engine.dialect.name == "sqlite":
         now = now.replace(tzinfo=None)
@@ -309,15 +326,18 @@ async def fill(engine, org: Org, *, prices: PriceTable) -> int:
         usage.extend(_usage_tuples(org, person, unit_costs, now))
         output.extend(_output_tuples(org, person))
         if len(usage) >= BULK_ROWS:
-            await _bulk(engine, "usage_records", USAGE_COLUMNS, usage)
+            await bulk_insert(engine, "usage_records", USAGE_COLUMNS, usage)
             written += len(usage)
             usage = []
         if len(output) >= BULK_ROWS:
-            await _bulk(engine, "output_records", OUTPUT_COLUMNS, output)
+            await bulk_insert(engine, "output_records", OUTPUT_COLUMNS, output)
             output = []
-    await _bulk(engine, "usage_records", USAGE_COLUMNS, usage)
-    await _bulk(engine, "output_records", OUTPUT_COLUMNS, output)
+    await bulk_insert(engine, "usage_records", USAGE_COLUMNS, usage)
+    await bulk_insert(engine, "output_records", OUTPUT_COLUMNS, output)
     written += len(usage)
+    async with engine.begin() as connection:
+        for index in indexes:
+            await connection.run_sync(index.create)
     async with sessions() as session:
         await begin_write(session)
         await rebuild_all(session)

@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy import text
 
-from bench.generate import Org, _team_layout, person_days
+from bench.generate import Org, _team_layout, bulk_insert, person_days
 from bench.measure import Timings, timed_calls
 from usage.periods import month_period, week_period
 
@@ -25,6 +25,15 @@ CREATE TABLE naive_spend_logs (
     spend NUMERIC NOT NULL
 )
 """
+COLUMNS = (
+    "request_id",
+    "start_time",
+    "user_email",
+    "team_id",
+    "model",
+    "tool",
+    "spend",
+)
 INDEX = "CREATE INDEX ix_naive_spend_logs_start ON naive_spend_logs (start_time)"
 
 
@@ -45,38 +54,26 @@ async def fill_naive(engine, org: Org, *, price_of) -> int:
                 for n in range(requests):
                     at = datetime.combine(day, time(9)) + timedelta(minutes=37 * n)
                     rows.append(
-                        {
-                            "id": f"{email}|{day}|{tool}|{model}|{n}",
-                            "at": at,
-                            "email": email,
-                            "team": membership[person],
-                            "model": model,
-                            "tool": tool,
-                            "spend": round(cost, 6),
-                        }
+                        (
+                            f"{email}|{day}|{tool}|{model}|{n}",
+                            at,
+                            email,
+                            membership[person],
+                            model,
+                            tool,
+                            round(cost, 6),
+                        )
                     )
         if len(rows) >= 50_000:
-            count += await _insert(engine, rows)
+            await bulk_insert(engine, "naive_spend_logs", COLUMNS, rows)
+            count += len(rows)
             rows = []
-    count += await _insert(engine, rows)
+    await bulk_insert(engine, "naive_spend_logs", COLUMNS, rows)
+    count += len(rows)
     async with engine.begin() as connection:
         await connection.execute(text(INDEX))
         await connection.execute(text("ANALYZE naive_spend_logs"))
     return count
-
-
-async def _insert(engine, rows) -> int:
-    if not rows:
-        return 0
-    async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                "INSERT INTO naive_spend_logs "
-                "VALUES (:id, :at, :email, :team, :model, :tool, :spend)"
-            ),
-            rows,
-        )
-    return len(rows)
 
 
 async def naive_team_timings(engine, org: Org, *, calls: int) -> Timings:
