@@ -28,9 +28,8 @@ _kept: weakref.WeakKeyDictionary[Any, dict[str, tuple[int, Any]]] = (
 
 async def current(session: AsyncSession, name: str) -> int | None:
     """The revision value of ``name`` as this session's transaction sees it."""
-    return (
-        await session.execute(select(Revision.value).where(Revision.name == name))
-    ).scalar()
+    statement = select(Revision.value).where(Revision.name == name)
+    return (await (await session.connection()).execute(statement)).scalar()
 
 
 async def kept(

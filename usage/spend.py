@@ -136,6 +136,12 @@ class SpendSummary:
         return bool(self.total_micros or self.unpriced_tokens or self.requests)
 
 
+async def _rows(session: AsyncSession, statement):
+    """Run a read on the session's connection: rows, without the ORM's work for
+    entities (these queries read sums and columns only)."""
+    return await (await session.connection()).execute(statement)
+
+
 def _scope_filter(table, scope: Scope):
     return (table.scope_kind == scope.rollup_kind, table.scope_id.in_(scope.ids))
 
@@ -196,7 +202,8 @@ async def _period_lines(
     tokens = (
         r.input_tokens + r.cache_read_tokens + r.cache_write_tokens + r.output_tokens
     )
-    rows = await session.execute(
+    rows = await _rows(
+        session,
         select(
             r.tool,
             r.model,
@@ -207,7 +214,7 @@ async def _period_lines(
             func.sum(tokens),
         )
         .where(*_scope_filter(r, scope), r.day >= period.start, r.day < period.end)
-        .group_by(r.tool, r.model)
+        .group_by(r.tool, r.model),
     )
     keys = (
         "tool",
@@ -246,10 +253,11 @@ async def daily_totals(
 ) -> dict[date, int]:
     """Spend per day in [start, end) for ``scope`` (days without spend are absent)."""
     r = SpendRollup
-    rows = await session.execute(
+    rows = await _rows(
+        session,
         select(r.day, func.sum(r.cost_micros))
         .where(*_scope_filter(r, scope), r.day >= start, r.day < end)
-        .group_by(r.day)
+        .group_by(r.day),
     )
     return {day: int(total or 0) for day, total in rows}
 
@@ -257,7 +265,7 @@ async def daily_totals(
 async def first_usage_day(session: AsyncSession, scope: Scope) -> date | None:
     r = SpendRollup
     return (
-        await session.execute(select(func.min(r.day)).where(*_scope_filter(r, scope)))
+        await _rows(session, select(func.min(r.day)).where(*_scope_filter(r, scope)))
     ).scalar()
 
 
@@ -299,10 +307,11 @@ async def output_totals(
 ) -> dict[str, int]:
     """Output counts (merged PRs, commits, sessions, lines) for the scope and period."""
     o = OutputRollup
-    rows = await session.execute(
+    rows = await _rows(
+        session,
         select(o.metric, func.sum(o.value))
         .where(*_scope_filter(o, scope), o.day >= period.start, o.day < period.end)
-        .group_by(o.metric)
+        .group_by(o.metric),
     )
     return {metric: int(value or 0) for metric, value in rows}
 
@@ -312,25 +321,27 @@ async def output_by_day(
 ) -> dict[date, int]:
     """One output count per day in [start, end) for ``scope``."""
     o = OutputRollup
-    rows = await session.execute(
+    rows = await _rows(
+        session,
         select(o.day, func.sum(o.value))
         .where(
             *_scope_filter(o, scope), o.metric == metric, o.day >= start, o.day < end
         )
-        .group_by(o.day)
+        .group_by(o.day),
     )
     return {day: int(value or 0) for day, value in rows}
 
 
 async def freshness(session: AsyncSession) -> Freshness:
     """How recent the data is: the newest day any source covers, and each source's state."""
-    states = (
-        await session.execute(select(SourceState).order_by(SourceState.source))
-    ).scalars()
-    sources = tuple(
-        SourceFreshness(s.source, s.covered_to, s.last_success_at, s.last_error)
-        for s in states
+    st = SourceState
+    states = await _rows(
+        session,
+        select(st.source, st.covered_to, st.last_success_at, st.last_error).order_by(
+            st.source
+        ),
     )
+    sources = tuple(SourceFreshness(*row) for row in states)
     days = [s.covered_to for s in sources if s.covered_to]
     imports = [s.last_success_at for s in sources if s.last_success_at]
     return Freshness(max(days, default=None), max(imports, default=None), sources)
@@ -362,10 +373,11 @@ async def _budget(
         )
     r = SpendRollup
     unpriced = (
-        await session.execute(
+        await _rows(
+            session,
             select(func.sum(r.unpriced_tokens)).where(
                 *_scope_filter(r, scope), r.day >= month.start, r.day <= as_of
-            )
+            ),
         )
     ).scalar()
     return project_budget(
@@ -450,7 +462,8 @@ async def tool_caps(
     as_of = min(today, period.last_day)  # caps as they stood in the period
     month = month_period(as_of.year, as_of.month)
     r = SpendRollup
-    rows = await session.execute(
+    rows = await _rows(
+        session,
         select(r.tool, r.day, func.sum(r.cost_micros), func.sum(r.unpriced_tokens))
         .where(
             r.scope_kind == "person",
@@ -458,7 +471,7 @@ async def tool_caps(
             r.day >= month.start,
             r.day <= as_of,
         )
-        .group_by(r.tool, r.day)
+        .group_by(r.tool, r.day),
     )
     per_tool: dict[str, dict[date, int]] = defaultdict(dict)
     unpriced: dict[str, int] = defaultdict(int)
@@ -523,7 +536,8 @@ async def _add_team_detail(
     session: AsyncSession, summary: SpendSummary, tree: TeamTree, period: Period
 ) -> None:
     r = SpendRollup
-    rows = await session.execute(
+    rows = await _rows(
+        session,
         select(r.scope_id, func.sum(r.cost_micros))
         .where(
             r.scope_kind == "team",
@@ -531,7 +545,7 @@ async def _add_team_detail(
             r.day >= period.start,
             r.day < period.end,
         )
-        .group_by(r.scope_id)
+        .group_by(r.scope_id),
     )
     per_team = {team_id: int(total or 0) for team_id, total in rows}
     team_id = summary.scope.team_id
@@ -542,7 +556,8 @@ async def _add_team_detail(
         )
         for child in tree.children.get(team_id, [])
     ]
-    people = await session.execute(
+    people = await _rows(
+        session,
         select(func.count(func.distinct(r.scope_id)))
         .join(Person, Person.id == r.scope_id)
         .where(
@@ -550,20 +565,21 @@ async def _add_team_detail(
             Person.team_id.in_(summary.scope.ids),
             r.day >= period.start,
             r.day < period.end,
-        )
+        ),
     )
     summary.people_with_spend = int(people.scalar() or 0)
 
 
 async def _unattributed(session: AsyncSession, period: Period) -> int:
     r = SpendRollup
-    total = await session.execute(
+    total = await _rows(
+        session,
         select(func.sum(r.cost_micros)).where(
             r.scope_kind == "unattributed",
             r.scope_id == 0,
             r.day >= period.start,
             r.day < period.end,
-        )
+        ),
     )
     return int(total.scalar() or 0)
 
@@ -583,7 +599,8 @@ async def unpriced_models(
 ) -> list[Gap]:
     """Models used in [start, end) that the price table does not know, org-wide."""
     r = SpendRollup
-    rows = await session.execute(
+    rows = await _rows(
+        session,
         select(r.model, func.sum(r.unpriced_tokens), func.sum(r.unpriced_requests))
         .where(
             r.scope_kind == "org",
@@ -593,7 +610,7 @@ async def unpriced_models(
             r.unpriced_tokens > 0,
         )
         .group_by(r.model)
-        .order_by(r.model)
+        .order_by(r.model),
     )
     return [Gap(model, int(t or 0), int(n or 0), 0) for model, t, n in rows]
 
@@ -603,12 +620,13 @@ async def unattributed_usage(
 ) -> list[Gap]:
     """Spend in [start, end) that matched nobody in the directory, per tool."""
     r = SpendRollup
-    rows = await session.execute(
+    rows = await _rows(
+        session,
         select(r.tool, func.sum(r.cost_micros), func.sum(r.requests))
         .where(
             r.scope_kind == "unattributed", r.scope_id == 0, r.day >= start, r.day < end
         )
         .group_by(r.tool)
-        .order_by(r.tool)
+        .order_by(r.tool),
     )
     return [Gap(tool, 0, int(n or 0), int(c or 0)) for tool, c, n in rows]
