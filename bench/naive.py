@@ -77,8 +77,10 @@ async def fill_naive(engine, org: Org, *, price_of) -> int:
 
 
 async def naive_team_timings(engine, org: Org, *, calls: int) -> Timings:
-    """The team answer's figures (period by tool and model, eight weeks of daily
-    totals for the usual, the month to date) straight from raw rows."""
+    """The team answer's figures straight from raw rows: the week by tool and
+    model, the people who spent, eight weeks of daily totals for the usual, the
+    month to date for the budget, and the day the team's usage began (the usual
+    counts only weeks after it)."""
     _, membership = _team_layout(org)
     teams = sorted(set(membership.values()))
     today = org.end - timedelta(days=1)
@@ -92,13 +94,21 @@ async def naive_team_timings(engine, org: Org, *, calls: int) -> Timings:
 
     async def one(_index: int) -> None:
         team = rng.choice(teams)
+        in_week = {"t": team, "a": at(week.start), "b": at(week.end)}
         async with engine.connect() as connection:
             await connection.execute(
                 text(
                     "SELECT tool, model, SUM(spend) FROM naive_spend_logs WHERE team_id = :t "
                     "AND start_time >= :a AND start_time < :b GROUP BY tool, model"
                 ),
-                {"t": team, "a": at(week.start), "b": at(week.end)},
+                in_week,
+            )
+            await connection.execute(
+                text(
+                    "SELECT COUNT(DISTINCT user_email) FROM naive_spend_logs "
+                    "WHERE team_id = :t AND start_time >= :a AND start_time < :b"
+                ),
+                in_week,
             )
             for start, end in (
                 (usual_start, week.start),
@@ -112,6 +122,10 @@ async def naive_team_timings(engine, org: Org, *, calls: int) -> Timings:
                     ),
                     {"t": team, "a": at(start), "b": at(end)},
                 )
+            await connection.execute(
+                text("SELECT MIN(start_time) FROM naive_spend_logs WHERE team_id = :t"),
+                {"t": team},
+            )
 
     await one(0)
     return await timed_calls(one, calls)

@@ -193,7 +193,7 @@ async def bot_under_load(
         process.terminate()
         await process.wait()
         fake.stop()
-    acks, answers, burst = [], [], []
+    acks, answers, burst, burst_homes = [], [], [], []
     failures = burst_failures = 0
     for r in sent:
         home = r["id"].startswith("home:")  # shown once the fake has the view
@@ -203,7 +203,7 @@ async def bot_under_load(
             burst_failures += in_burst
             failures += not in_burst
         elif in_burst:
-            burst.append((arrived - r["started"]) * 1000)
+            (burst_homes if home else burst).append((arrived - r["started"]) * 1000)
         else:
             acks.append((r["acked"] - r["started"]) * 1000)
             answers.append((arrived - r["started"]) * 1000)
@@ -211,9 +211,14 @@ async def bot_under_load(
         Timings(tuple(acks)),
         Timings(tuple(answers)),
         failures,
-        max(burst, default=float("nan")),
+        max(burst + burst_homes, default=float("nan")),
         peak,
-        {"home_published": published, "burst_failures": burst_failures},
+        {
+            "home_published": published,
+            "burst_failures": burst_failures,
+            "burst_answers": Timings(tuple(burst)),
+            "burst_homes": Timings(tuple(burst_homes)),
+        },
     )
 
 
