@@ -32,6 +32,7 @@ from usage.models import (
 from usage.pricing import PriceTable, Tokens, to_micros
 from usage.rollups import rebuild_days
 from usage.settings import Settings
+from usage.staging import StagedInsert
 
 logger = logging.getLogger(__name__)
 
@@ -234,8 +235,11 @@ class UsageWriter:
         self.zone = settings.reporting_zone
         self.authority = authoritative_sources(settings)
         self.days: set[date] = set()
+        self._staging: dict[type, StagedInsert] = {}
+        self.imported_at = utcnow()
         # Vendors label days in UTC, which can be a day ahead of the reporting zone.
-        self.latest_day = utcnow().astimezone(self.zone).date() + timedelta(days=1)
+        today = self.imported_at.astimezone(self.zone).date()
+        self.latest_day = today + timedelta(days=1)
 
     @classmethod
     async def open(
@@ -345,7 +349,7 @@ class UsageWriter:
             "cost_micros": cost,
             "cost_origin": origin,
             "counted": counts(self.authority, tool=row.tool, source=self.source),
-            "imported_at": utcnow(),
+            "imported_at": self.imported_at,
         }
 
     async def _existing_keys(self, table, keys: Sequence[str]) -> dict[str, date]:
@@ -409,23 +413,24 @@ class UsageWriter:
     async def _insert_new(self, table, values: list[dict]) -> None:
         """Insert rows whose key is not stored yet; the database says which went in.
 
-        One statement per chunk, no look-up first: a look-up of thousands of keys
-        is planned as a scan of a table that a large first import is still filling.
+        The chunk goes through a staging table (``usage.staging``). No look-up
+        first: a look-up of thousands of keys is planned as a scan of a table
+        that a large first import is still filling.
         """
-        stmt = (
-            _dialect_insert(self.session, table)
-            .on_conflict_do_nothing(index_elements=["source", "source_key"])
-            .returning(table.__table__.c.source_key)
-        )
-        inserted: set[str] = set()
-        for start in range(0, len(values), KEY_CHUNK):
-            result = await self.session.execute(stmt, values[start : start + KEY_CHUNK])
-            inserted.update(result.scalars())
+        inserted = await self._staged(table, values[0]).insert_new(values)
         new = [rec for rec in values if rec["source_key"] in inserted]
         self.report.duplicates += len(values) - len(new)
         self.report.imported += len(new)
         self.days.update(rec["day"] for rec in new)
         self._count_new(table, new)
+
+    def _staged(self, table, record: dict) -> StagedInsert:
+        """The staging insert for ``table``, made on first use in this transaction."""
+        if table not in self._staging:
+            self._staging[table] = StagedInsert.for_session(
+                self.session, table.__table__, list(record)
+            )
+        return self._staging[table]
 
     def _count_new(self, table, values: list[dict]) -> None:
         for rec in values:

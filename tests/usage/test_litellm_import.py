@@ -3,12 +3,15 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from tests.conftest import NORTHWIND, PG_URL
 from tests.northwind import load_directory, use_northwind_prices
+from usage import store
 from usage.errors import ImportFileError
 from usage.ingest import ingest_litellm_database, ingest_litellm_file
 from usage.models import SourceState, SpendRollup, UsageRecord
+from usage.staging import StagedInsert
 
 HEADER = (
     "request_id,startTime,model,user,spend,prompt_tokens,completion_tokens,status\n"
@@ -296,3 +299,133 @@ async def test_numbers_too_large_to_be_real_are_rejected_row_by_row(db, tmp_path
         "line 8",
     ]
     assert (await _record(db, "r6")).model == "gpt-4o"
+
+
+async def _stored(db) -> tuple[int, int, int]:
+    """Records, spend rollup rows and the org total, to compare before and after."""
+    async with db.sessions() as session:
+        records = await session.scalar(select(func.count()).select_from(UsageRecord))
+        rollups = await session.scalar(select(func.count()).select_from(SpendRollup))
+    return records, rollups, await _org_total(db)
+
+
+def _export(path, request_ids: range) -> None:
+    """Requests ``r<i>`` over three days, each with its own spend of $0.01 x (i + 1)."""
+    lines = [
+        f"r{i},2025-04-0{1 + i % 3}T10:00:00Z,gpt-4o,a@example.com,"
+        f"{(i + 1) / 100:.2f},1,1,success\n"
+        for i in request_ids
+    ]
+    path.write_text(HEADER + "".join(lines))
+
+
+async def test_an_export_read_in_many_chunks_reports_what_one_chunk_does(
+    db, monkeypatch
+):
+    # The fixture's repeated request lands in a later chunk than its first copy.
+    monkeypatch.setattr("usage.ingest.CHUNK", 7)
+    await load_directory(db)
+
+    report = await ingest_litellm_file(
+        db.sessions, path=NORTHWIND / "litellm_spend_logs.csv"
+    )
+
+    assert (report.rows_read, report.imported, report.duplicates) == (1014, 1012, 1)
+    assert report.rejected == [
+        ("line 553", "negative token count; spend is never reduced")
+    ]
+    assert report.unpriced == 1
+    assert report.unpriced_models == {"claude-sonnet-9-20990101": 1}
+    assert (await _stored(db))[0] == 1012
+
+
+async def test_reimporting_in_chunks_counts_every_row_as_a_duplicate_and_changes_nothing(
+    db, monkeypatch
+):
+    monkeypatch.setattr("usage.ingest.CHUNK", 50)
+    await load_directory(db)
+    path = NORTHWIND / "litellm_spend_logs.csv"
+    await ingest_litellm_file(db.sessions, path=path)
+    before = await _stored(db)
+
+    again = await ingest_litellm_file(db.sessions, path=path)
+
+    assert (again.rows_read, again.imported, again.duplicates) == (1014, 0, 1013)
+    assert [where for where, _ in again.rejected] == ["line 553"]
+    assert (again.unpriced, again.unattributed) == (0, 0)
+    assert await _stored(db) == before
+
+
+async def test_an_export_overlapping_an_earlier_one_adds_only_its_new_requests(
+    db, tmp_path
+):
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    _export(first, range(0, 6))
+    _export(second, range(3, 9))
+    await ingest_litellm_file(db.sessions, path=first)
+
+    report = await ingest_litellm_file(db.sessions, path=second)
+
+    assert (report.imported, report.duplicates) == (3, 3)
+    records, _, total = await _stored(db)
+    assert records == 9
+    assert total == sum(range(1, 10)) * 10_000
+
+
+def _fail_after(monkeypatch, owner, name: str, *, call: int) -> None:
+    """Let ``owner.name`` do its work, then lose the connection on its ``call``-th use."""
+    original = getattr(owner, name)
+    calls = []
+
+    async def failing(*args, **kwargs):
+        result = await original(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == call:
+            raise OperationalError("INSERT", None, Exception("connection lost"))
+        return result
+
+    monkeypatch.setattr(owner, name, failing)
+
+
+@pytest.mark.parametrize("where", ["third chunk", "rollup rebuild"])
+async def test_an_import_that_fails_part_way_stores_nothing(
+    db, monkeypatch, tmp_path, where
+):
+    # The failing step has already written its rows when the connection is lost.
+    path = tmp_path / "export.csv"
+    _export(path, range(40))
+    monkeypatch.setattr("usage.ingest.CHUNK", 10)
+    with monkeypatch.context() as patch:
+        if where == "third chunk":
+            _fail_after(patch, StagedInsert, "insert_new", call=3)
+        else:
+            _fail_after(patch, store, "rebuild_days", call=1)
+
+        with pytest.raises(OperationalError):
+            await ingest_litellm_file(db.sessions, path=path)
+
+    assert await _stored(db) == (0, 0, 0)
+    async with db.sessions() as session:
+        assert await session.get(SourceState, "litellm") is None
+    report = await ingest_litellm_file(db.sessions, path=path)
+    assert (report.imported, report.duplicates) == (40, 0)
+    assert (await _stored(db))[2] == sum(range(1, 41)) * 10_000
+
+
+async def test_text_with_tabs_newlines_quotes_and_backslashes_is_stored_as_read(
+    db, tmp_path
+):
+    path = tmp_path / "export.csv"
+    path.write_text(
+        HEADER
+        + '"r\t1",2025-04-01T10:00:00Z,"gpt-4o\\\\x",a@example.com,0.01,1,1,success\n'
+        + '"r\n2",2025-04-01T10:00:00Z,gpt-4o,"gw\\Nuser",0.01,1,1,success\n'
+        + '"r\'3\\",2025-04-01T10:00:00Z,gpt-4o,a@example.com,0.01,1,1,success\n'
+    )
+
+    report = await ingest_litellm_file(db.sessions, path=path)
+
+    assert report.imported == 3
+    assert (await _record(db, "r\t1")).model == "gpt-4o\\\\x"
+    assert (await _record(db, "r\n2")).identity == "gw\\Nuser"
+    assert (await _record(db, "r'3\\")).cost_micros == 10_000

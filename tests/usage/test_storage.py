@@ -3,10 +3,10 @@
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from usage.db import session_scope
-from usage.models import Team, UsageRecord
+from usage.models import SpendRollup, Team, UsageRecord
 from usage.periods import month_period
 from usage.pricing import PriceTable, Tokens, load_price_table
 from usage.settings import Settings, file_settings
@@ -15,7 +15,12 @@ from usage.store import ImportReport, UsageRow, UsageWriter
 
 
 async def _write(
-    db, rows, *, settings: Settings | None = None, prices: PriceTable | None = None
+    db,
+    rows,
+    *,
+    settings: Settings | None = None,
+    prices: PriceTable | None = None,
+    replace: bool = False,
 ):
     async with session_scope(db.sessions) as session:
         report = ImportReport(source="t", origin="test")
@@ -26,7 +31,7 @@ async def _write(
             prices=prices or load_price_table(),
             report=report,
         )
-        await writer.add_usage(rows)
+        await writer.add_usage(rows, replace=replace)
         await writer.finish()
     return report
 
@@ -172,3 +177,70 @@ async def test_unpriced_usage_marks_the_budget_incomplete(db):
 
     assert summary.unpriced_tokens == 5
     assert summary.budget.incomplete
+
+
+def _bucket(key: str, dollars: str, *, day: date = date(2025, 4, 1)) -> UsageRow:
+    return UsageRow(
+        key, "a@example.com", "x", "m", day=day, source_cost=Decimal(dollars)
+    )
+
+
+async def _org_day_micros(db, day: date) -> int | None:
+    async with db.sessions() as session:
+        return await session.scalar(
+            select(func.sum(SpendRollup.cost_micros)).where(
+                SpendRollup.scope_kind == "org", SpendRollup.day == day
+            )
+        )
+
+
+async def test_a_re_pulled_bucket_replaces_its_figures_and_its_rollup(db):
+    await _write(db, [_bucket("b1", "1"), _bucket("b2", "2")], replace=True)
+
+    report = await _write(db, [_bucket("b1", "5"), _bucket("b3", "3")], replace=True)
+
+    assert (report.imported, report.replaced, report.duplicates) == (1, 1, 0)
+    assert await _org_day_micros(db, date(2025, 4, 1)) == 10_000_000
+
+
+async def test_an_event_already_stored_is_a_duplicate_and_keeps_its_figures(db):
+    await _write(db, [_bucket("e1", "1")])
+
+    report = await _write(
+        db, [_bucket("e1", "7"), _bucket("e2", "2"), _bucket("e2", "2")]
+    )
+
+    assert (report.imported, report.duplicates) == (1, 2)
+    assert await _org_day_micros(db, date(2025, 4, 1)) == 3_000_000
+
+
+async def test_a_new_event_keeps_every_field_through_the_bulk_load(db):
+    when = datetime(2025, 4, 1, 23, 30, tzinfo=timezone(timedelta(hours=2)))
+    row = UsageRow(
+        "e1",
+        " Someone@Example.com ",
+        "x",
+        "mystery-model",
+        occurred_at=when,
+        tokens=Tokens(input=250_000, cache_read=7, output=3),
+        requests=2,
+        tier="batch",
+        long_context=True,
+    )
+
+    report = await _write(db, [row])
+
+    async with db.sessions() as session:
+        stored = (await session.execute(select(UsageRecord))).scalar_one()
+    assert (report.imported, report.unpriced, report.unattributed) == (1, 1, 1)
+    assert stored.occurred_at == datetime(2025, 4, 1, 21, 30, tzinfo=UTC)
+    assert stored.day == date(2025, 4, 1)
+    assert (stored.identity, stored.person_id) == ("someone@example.com", None)
+    assert (stored.cost_micros, stored.cost_origin) == (None, "unpriced")
+    assert (stored.long_context, stored.counted, stored.tier) == (True, True, "batch")
+    assert (stored.input_tokens, stored.cache_read_tokens, stored.output_tokens) == (
+        250_000,
+        7,
+        3,
+    )
+    assert stored.requests == 2
