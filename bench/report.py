@@ -29,6 +29,7 @@ class Report:
     setup: list[str] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    timings: list[str] = field(default_factory=list)  # how long each section took
 
     def add(self, figure: str, target: str, measured: str, met: bool | None) -> None:
         self.rows.append(Row(figure, target, measured, met))
@@ -42,6 +43,8 @@ class Report:
         ]
         if self.notes:
             lines += ["", *self.notes]
+        if self.timings:
+            lines += ["", f"Time per section: {'; '.join(self.timings)}."]
         lines += ["", NARRATIVE.read_text().strip()]
         return "\n".join(lines) + "\n"
 

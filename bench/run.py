@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,6 +31,7 @@ DIGEST_MS = 20
 ACK_P99_MS = 100
 PEAK_MB = 200
 DELIVERY_RATIO = 1.5
+RUN_MINUTES = 30
 
 
 @dataclass(frozen=True)
@@ -280,9 +282,22 @@ async def run(plan: Plan) -> Report:
         f"`python -m bench --people {plan.people} --days {plan.days} --calls {plan.calls}` "
         f"on {', '.join(backends)}."
     )
-    for backend in backends:
-        for section in (_answers, _naive, _ingest):
-            await section(plan, backend, report)
-            if plan.out is not None:
-                plan.out.write_text(report.markdown())
+    with Stopwatch() as whole:
+        for backend in backends:
+            for section in (_answers, _naive, _ingest):
+                with Stopwatch() as part:
+                    await section(plan, backend, report)
+                report.timings.append(
+                    f"{backend} {section.__name__.strip('_')}: {part.seconds:.0f} s"
+                )
+                if plan.out is not None:
+                    plan.out.write_text(report.markdown())
+    minutes = whole.seconds / 60
+    report.add(
+        f"the whole run, `--people {plan.people} --days {plan.days}`, "
+        f"{' and '.join(backends)}",
+        f"<= {RUN_MINUTES} minutes on 2 cores",
+        f"{minutes:.1f} minutes on {os.cpu_count()} cores",
+        minutes <= RUN_MINUTES,
+    )
     return report
