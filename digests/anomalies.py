@@ -76,9 +76,11 @@ async def find_anomalies(
     end: date,
     multiple: float,
     floor_usd: float,
+    first_day: date | None = None,
 ) -> list[Anomaly]:
-    """Anomalous days in [start, end) for ``scope``, in date order."""
-    first = await first_usage_day(session, scope)
+    """Anomalous days in [start, end) for ``scope``, in date order (``first_day``:
+    the scope's first day with usage, when the caller has read it already)."""
+    first = first_day or await first_usage_day(session, scope)
     if first is None:
         return []
     history_start = start - timedelta(weeks=BASELINE_WEEKS)

@@ -30,7 +30,6 @@ from usage.spend import (
     Scope,
     SpendSummary,
     daily_totals,
-    first_usage_day,
     fold_hidden_lines,
     output_by_day,
     spend_summary,
@@ -128,10 +127,12 @@ async def _team_digest(session, tree, team, period, today, settings) -> TeamDige
     _hide_small_groups(summary, tree, team, settings)
     weeks = [period.previous(back) for back in range(TREND_WEEKS - 1, 0, -1)]
     weeks.append(period)
-    daily = await daily_totals(
-        session, scope=scope, start=weeks[0].start, end=period.end
-    )
-    first = await first_usage_day(session, scope)
+    daily = summary.daily_since(weeks[0].start)
+    if daily is None:
+        daily = await daily_totals(
+            session, scope=scope, start=weeks[0].start, end=period.end
+        )
+    first = summary.first_day
     if first is not None:  # weeks before the first usage are unknown, not zero
         weeks = [w for w in weeks if w.end > first] or [period]
     trend = [sum(v for d, v in daily.items() if w.contains(d)) for w in weeks]
@@ -164,6 +165,7 @@ async def _team_digest(session, tree, team, period, today, settings) -> TeamDige
         anomalies=await find_anomalies(
             session,
             scope=scope,
+            first_day=first,
             start=period.start,
             end=period.end,
             multiple=spike_multiple(settings, team.id),

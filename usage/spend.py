@@ -125,6 +125,16 @@ class SpendSummary:
     direct_micros: int | None = None
     unattributed_micros: int = 0
     people_with_spend: int | None = None
+    first_day: date | None = None  # the scope's first day with usage
+    # Daily totals from ``history_start`` to the period's end, read for the usual.
+    history: dict[date, int] = field(default_factory=dict)
+    history_start: date | None = None
+
+    def daily_since(self, start: date) -> dict[date, int] | None:
+        """Daily totals from ``start`` to the period's end, when already read."""
+        if self.history_start is None or start < self.history_start:
+            return None
+        return {d: v for d, v in self.history.items() if d >= start}
 
     @property
     def cost_per_pr_micros(self) -> int | None:
@@ -134,6 +144,15 @@ class SpendSummary:
     @property
     def has_data(self) -> bool:
         return bool(self.total_micros or self.unpriced_tokens or self.requests)
+
+
+async def _once(session: AsyncSession, key: tuple, read, *args):
+    """``read(session, *args)``, read once per session: one question's figures
+    (a week and a month on the Home tab) share what does not depend on the period."""
+    memo = session.info.setdefault("aispend_spend_reads", {})
+    if key not in memo:
+        memo[key] = await read(session, *args)
+    return memo[key]
 
 
 async def _rows(session: AsyncSession, statement):
@@ -166,7 +185,9 @@ async def spend_summary(
     daily = await daily_totals(
         session, scope=scope, start=history_start, end=period.end
     )
-    first_day = await first_usage_day(session, scope)
+    first_day = await _once(
+        session, ("first_day", scope.rollup_kind, scope.ids), first_usage_day, scope
+    )
     unpriced_tokens = sum(row["unpriced_tokens"] for row in lines)
     summary = SpendSummary(
         scope=scope,
@@ -184,8 +205,11 @@ async def spend_summary(
         usual=usual_for(daily, period, first_day),
         output=await output_totals(session, scope=scope, period=period),
         budget=None,
-        freshness=await freshness(session),
+        freshness=await _once(session, ("freshness",), freshness),
         daily={d: v for d, v in daily.items() if period.contains(d)},
+        first_day=first_day,
+        history=daily,
+        history_start=history_start,
     )
     summary.budget = await _budget(session, scope, period, today, settings, tree, daily)
     if scope.kind == "team" and tree is not None:
