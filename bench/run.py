@@ -124,8 +124,17 @@ async def _postgres_available(url: str) -> bool:
 async def _build(engine, org: Org) -> tuple[int, float]:
     with Stopwatch() as watch:
         rows = await fill(engine, org, prices=load_price_table())
-    async with engine.begin() as connection:
-        await connection.execute(text("ANALYZE"))
+    # What autovacuum does on a live database: statistics, and on PostgreSQL the
+    # visibility map that lets reads answer from an index without the table.
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as connection:
+            autocommit = await connection.execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+            await autocommit.execute(text("VACUUM ANALYZE"))
+    else:
+        async with engine.begin() as connection:
+            await connection.execute(text("ANALYZE"))
     return rows, watch.seconds
 
 
