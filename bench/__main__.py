@@ -13,7 +13,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from bench.run import Plan, run
+from bench.run import BACKENDS, SECTIONS, Plan, run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,9 +35,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="a small run (200 people x 60 days)"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run only this section (repeatable; default: all)",
+    )
+    parser.add_argument(
+        "--backend",
+        action="append",
+        choices=BACKENDS,
+        help="measure only this database (repeatable; default: both)",
+    )
     args = parser.parse_args(argv)
     plan = Plan.quick(args) if args.quick else Plan.from_args(args)
-    plan = dataclasses.replace(plan, out=args.out)
+    plan = dataclasses.replace(
+        plan,
+        out=args.out,
+        sections=tuple(s for s in SECTIONS if s in (args.only or SECTIONS)),
+        backends=tuple(b for b in BACKENDS if b in (args.backend or BACKENDS)),
+    )
     report = asyncio.run(run(plan))
     args.out.write_text(report.markdown())
     print(report.markdown())

@@ -23,7 +23,7 @@ from commands.render import budget_line, freshness_line, spend_message
 from usage.models import Person
 from usage.periods import month_period, week_period
 from usage.prefs import load_prefs
-from usage.spend import Scope, spend_summary
+from usage.spend import Scope, budget_status, spend_summary
 
 MAX_HOME_BLOCKS = 100
 OPEN_SETTINGS = "aispend_open_settings"
@@ -100,13 +100,17 @@ async def _budget_blocks(ctx: AskContext) -> list[dict]:
     if team_id is None or team_id not in ctx.tree.teams:
         return []
     team = ctx.tree.teams[team_id]
-    summary = await _summary(
-        ctx, Scope.team(ctx.tree, team), month_period(ctx.today.year, ctx.today.month)
+    budget = await budget_status(
+        ctx.session,
+        scope=Scope.team(ctx.tree, team),
+        today=ctx.today,
+        settings=ctx.settings,
+        tree=ctx.tree,
     )
-    if summary.budget is None:
+    if budget is None:
         body = f"Team {esc(team.name)} has no monthly budget set."
     else:
-        body = budget_line(summary.budget, whose=f"Team {esc(team.name)}'s")
+        body = budget_line(budget, whose=f"Team {esc(team.name)}'s")
     return [divider(), section(body)]
 
 

@@ -382,6 +382,23 @@ def budget_reference_day(period: Period, today: date) -> date:
     return min(today, month_end)
 
 
+async def budget_status(
+    session: AsyncSession,
+    *,
+    scope: Scope,
+    today: date,
+    settings: Settings,
+    tree: TeamTree | None = None,
+) -> Budget | None:
+    """This month's budget for ``scope`` as it stands on ``today`` (spent so far,
+    forecast, crossing day), without the rest of a summary; None without one."""
+    if _budget_amount(scope, settings, tree) is None:
+        return None
+    month = month_period(today.year, today.month)
+    daily = await daily_totals(session, scope=scope, start=month.start, end=month.end)
+    return await _budget(session, scope, month, today, settings, tree, daily)
+
+
 async def _budget(
     session, scope, period, today, settings, tree, daily
 ) -> Budget | None:
