@@ -240,6 +240,9 @@ async def _opted_out(session, team_ids: list[int]) -> int:
 
 async def _near_cap(session, team_ids: list[int], period, today, settings) -> int:
     """People whose month-to-date spend on some tool passed the cap share (one query)."""
+    # TODO: for a division or the whole organisation this reads every member's
+    # month, and so does the count of people who spent; a batch of digests
+    # could read both once per week for everyone and count from memory.
     share = float(settings.get("nudges.tool_cap_share") or 0.8)
     cap_usd = settings.get("nudges.tool_cap_usd") or 0
     if not cap_usd:
