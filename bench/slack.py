@@ -34,7 +34,7 @@ from usage.settings import load_settings
 
 
 class TimedSlack(FakeSlack):
-    """The fake with a fixed latency per call and arrival times per method."""
+    """The fake with a fixed latency per call, noting when each Home tab was published."""
 
     def __init__(self, *, latency: float = 0.0) -> None:
         super().__init__()
@@ -42,10 +42,9 @@ class TimedSlack(FakeSlack):
         self.arrivals: dict[str, float] = {}
 
     def answer(self, method, body, token):
-        now = time.perf_counter()
-        self.arrivals[method] = now
         if method == "views.publish":  # when each person's Home tab appeared
-            self.arrivals.setdefault(f"home:{body.get('user_id')}", now)
+            key = f"home:{body.get('user_id')}"
+            self.arrivals.setdefault(key, time.perf_counter())
         if self.latency:
             time.sleep(self.latency)  # a slow network, on the fake's own thread
         return super().answer(method, body, token)

@@ -120,7 +120,6 @@ class SpendSummary:
     output: dict[str, int]
     budget: Budget | None
     freshness: Freshness
-    daily: dict[date, int] = field(default_factory=dict)
     subteams: list[Line] = field(default_factory=list)
     direct_micros: int | None = None
     unattributed_micros: int = 0
@@ -206,7 +205,6 @@ async def spend_summary(
         output=await output_totals(session, scope=scope, period=period),
         budget=None,
         freshness=await _once(session, ("freshness",), freshness),
-        daily={d: v for d, v in daily.items() if period.contains(d)},
         first_day=first_day,
         history=daily,
         history_start=history_start,
